@@ -1,0 +1,366 @@
+"""The recorded run: what really happened in one kickoff, as data.
+
+Data flows one way: a crew runs -> CrewAI's events and the scripted model's
+call journal are collected here -> a ``RecordedRun`` -> checks and pictures.
+Nothing here changes how a crew runs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from crewai.events import crewai_event_bus
+from crewai.events.types.crew_events import (
+    CrewKickoffCompletedEvent,
+    CrewKickoffFailedEvent,
+    CrewKickoffStartedEvent,
+)
+from crewai.events.types.task_events import TaskCompletedEvent, TaskFailedEvent, TaskStartedEvent
+from crewai.events.types.tool_usage_events import ToolUsageErrorEvent, ToolUsageFinishedEvent
+
+from course import replies
+from course.scripted_llm import JOURNAL, LLMCall
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A manager handing a task to a coworker (hierarchical process)."""
+
+    task: str
+    coworker: str
+    start: float
+    end: float
+    ok: bool = True
+
+
+@dataclass
+class TaskRecord:
+    """One task of a run. Times are seconds since the kickoff started."""
+
+    index: int
+    name: str
+    description: str
+    async_execution: bool
+    agent: str | None  # the agent the task was given to (the manager, under hierarchical)
+    worker: str | None  # who really did the work: the coworker a manager delegated to
+    start: float | None
+    end: float | None
+    output: str = ""
+    ref: str | None = None  # provenance tag of the output
+    received_refs: list[str] = field(default_factory=list)
+    received_from: list[str] = field(default_factory=list)  # tasks whose outputs reached this one
+    context: list[str] = field(default_factory=list)  # tasks declared in ``context=``
+    delegations: list[Delegation] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def duration(self) -> float:
+        if self.start is None or self.end is None:
+            return 0.0
+        return self.end - self.start
+
+    @property
+    def ran(self) -> bool:
+        return self.start is not None and self.end is not None and self.error is None
+
+
+@dataclass
+class RecordedRun:
+    """What happened in one kickoff: tasks, model calls and delegations."""
+
+    process: str
+    tasks: list[TaskRecord]
+    llm_calls: list[LLMCall]
+    delegations: list[Delegation]
+    wall_time: float
+    started_at: datetime
+    error: str | None = None
+    manager: str | None = None
+
+    # --- finding tasks ----------------------------------------------------------
+    def task(self, key: Any) -> TaskRecord:
+        """A task by name, index, description or the Task object itself."""
+        if isinstance(key, TaskRecord):
+            return key
+        if isinstance(key, int):
+            return self.tasks[key]
+        wanted = getattr(key, "name", None) or getattr(key, "description", None) or str(key)
+        for record in self.tasks:
+            if wanted in (record.name, record.description):
+                return record
+        for record in self.tasks:
+            if str(wanted).strip().lower() in record.description.lower():
+                return record
+        names = ", ".join(repr(t.name) for t in self.tasks)
+        raise KeyError(f"No task {wanted!r} in this run. Its tasks are: {names}.")
+
+    # --- order and overlap ---------------------------------------------------------
+    def order(self) -> list[str]:
+        """Task names in the order they started."""
+        started = [t for t in self.tasks if t.start is not None]
+        return [t.name for t in sorted(started, key=lambda t: (t.start, t.index))]
+
+    def overlap(self, a: Any, b: Any) -> bool:
+        """True when the two tasks were running at the same moment."""
+        first, second = self.task(a), self.task(b)
+        if not (first.start is not None and second.start is not None):
+            return False
+        return first.start < (second.end or 0) and second.start < (first.end or 0)
+
+    def overlapping_pairs(self) -> list[tuple[str, str]]:
+        pairs = []
+        for i, first in enumerate(self.tasks):
+            for second in self.tasks[i + 1:]:
+                if self.overlap(first, second):
+                    pairs.append((first.name, second.name))
+        return pairs
+
+    def started_after_all(self, task: Any, others: list[Any]) -> bool:
+        """True when ``task`` started only once every one of ``others`` had ended."""
+        record = self.task(task)
+        ends = [self.task(o).end for o in others]
+        if record.start is None or any(e is None for e in ends):
+            return False
+        return record.start >= max(ends)  # type: ignore[type-var]
+
+    def workers(self) -> dict[str, str | None]:
+        return {t.name: t.worker for t in self.tasks}
+
+    # --- the task graph -----------------------------------------------------------
+    def dependencies(self) -> dict[str, list[str]]:
+        """Which tasks each task waits for, as CrewAI's sequential walk decides it.
+
+        A task with ``context=`` waits for those tasks. Without it, a sync task
+        gets every earlier output and an async task the last earlier sync output.
+        """
+        graph: dict[str, list[str]] = {}
+        for record in self.tasks:
+            if record.context:
+                graph[record.name] = list(record.context)
+            elif record.async_execution:
+                earlier_sync = [t.name for t in self.tasks[: record.index] if not t.async_execution]
+                graph[record.name] = earlier_sync[-1:]
+            else:
+                graph[record.name] = [t.name for t in self.tasks[: record.index]]
+        return graph
+
+    def critical_path(self) -> tuple[list[str], float]:
+        """The longest chain of dependent tasks, by measured durations.
+
+        No schedule can finish sooner than this; compare it with ``wall_time``.
+        """
+        graph = self.dependencies()
+        finish: dict[str, tuple[float, list[str]]] = {}
+        for record in self.tasks:  # context may only point backwards, so one pass works
+            best: tuple[float, list[str]] = (0.0, [])
+            for dep in graph[record.name]:
+                if dep in finish and finish[dep][0] > best[0]:
+                    best = finish[dep]
+            finish[record.name] = (best[0] + record.duration, best[1] + [record.name])
+        if not finish:
+            return [], 0.0
+        length, path = max(finish.values(), key=lambda item: item[0])
+        return path, length
+
+    def summary(self) -> str:
+        """A plain-text timeline, one line per task."""
+        lines = [f"{self.process} run, wall time {self.wall_time:.2f} s" + (f", failed: {self.error}" if self.error else "")]
+        for t in sorted(self.tasks, key=lambda t: (t.start if t.start is not None else 1e9, t.index)):
+            when = f"{t.start:6.2f}s -> {t.end:6.2f}s" if t.start is not None and t.end is not None else "   (did not run)   "
+            mode = "async" if t.async_execution else "sync "
+            who = t.worker or t.agent or "?"
+            got = f"  got: {', '.join(t.received_from)}" if t.received_from else ""
+            lines.append(f"  {when}  {mode}  {t.name:<28} by {who}{got}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<RecordedRun {self.process}, {len(self.tasks)} tasks, {self.wall_time:.2f} s>"
+
+
+# --- collecting events -------------------------------------------------------------
+
+_EVENT_TYPES = (
+    CrewKickoffStartedEvent, CrewKickoffCompletedEvent, CrewKickoffFailedEvent,
+    TaskStartedEvent, TaskCompletedEvent, TaskFailedEvent,
+    ToolUsageFinishedEvent, ToolUsageErrorEvent,
+)
+
+
+class _Collector:
+    """Keeps the events of recent kickoffs. Handlers run on CrewAI's pool, in any order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[tuple[Any, Any]] = []
+
+    def handle(self, source: Any, event: Any) -> None:
+        with self._lock:
+            self.events.append((source, event))
+            if len(self.events) > 50_000:
+                del self.events[:25_000]
+
+    def snapshot(self) -> list[tuple[Any, Any]]:
+        crewai_event_bus.flush()
+        with self._lock:
+            return sorted(self.events, key=lambda pair: pair[1].timestamp)
+
+
+_collector = _Collector()
+_installed = False
+
+
+def install() -> None:
+    """Start collecting (once per process; ``import course`` does it)."""
+    global _installed
+    if _installed:
+        return
+    for event_type in _EVENT_TYPES:
+        crewai_event_bus.register_handler(event_type, _collector.handle)
+    _installed = True
+
+
+def _task_name(task: Any) -> str:
+    if getattr(task, "name", None):
+        return str(task.name)
+    description = " ".join(str(getattr(task, "description", "task")).split())
+    return description if len(description) <= 40 else description[:37] + "..."
+
+
+def _seconds(moment: datetime, origin: datetime) -> float:
+    return (moment - origin).total_seconds()
+
+
+def _tool_args(event: Any) -> dict[str, Any]:
+    args = event.tool_args
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except ValueError:
+            return {}
+    return args if isinstance(args, dict) else {}
+
+
+def _matching_role(name: str, roles: list[str]) -> str:
+    wanted = " ".join(str(name).split()).lower()
+    for role in roles:
+        if " ".join(role.split()).lower() == wanted:
+            return role
+    return str(name)
+
+
+def _build(crew: Any, start_event: Any, events: list[tuple[Any, Any]]) -> RecordedRun:
+    origin = start_event.timestamp
+    finished = next(
+        (e for s, e in events if s is crew and isinstance(e, (CrewKickoffCompletedEvent, CrewKickoffFailedEvent))
+         and e.timestamp >= origin), None)
+    closing = finished.timestamp if finished else (events[-1][1].timestamp if events else origin)
+    window = [(s, e) for s, e in events if origin <= e.timestamp <= closing]
+    tasks = list(getattr(crew, "tasks", []))
+    ids = {str(t.id): i for i, t in enumerate(tasks)}
+    names = [_task_name(t) for t in tasks]
+    agents = [str(a.role) for a in getattr(crew, "agents", [])]
+    manager = getattr(crew, "manager_agent", None)
+    records = []
+    for i, task in enumerate(tasks):
+        agent = getattr(task, "agent", None)
+        records.append(TaskRecord(
+            index=i, name=names[i], description=str(task.description),
+            async_execution=bool(task.async_execution),
+            agent=str(agent.role) if agent is not None else None, worker=None, start=None, end=None,
+            context=[names[ids[str(c.id)]] for c in (task.context or []) if hasattr(c, "id") and str(c.id) in ids]
+            if isinstance(task.context, list) else [],
+        ))
+    delegations: list[Delegation] = []
+    for _source, event in window:
+        task = getattr(event, "task", None)
+        index = ids.get(str(getattr(event, "task_id", None) or getattr(task, "id", "")))
+        if index is None:
+            continue
+        record = records[index]
+        if isinstance(event, TaskStartedEvent):
+            record.start = _seconds(event.timestamp, origin)
+            record.received_refs = replies.refs_in(event.context or "")
+        elif isinstance(event, TaskCompletedEvent):
+            record.end = _seconds(event.timestamp, origin)
+            record.output = str(getattr(event.output, "raw", event.output))
+            found = replies.refs_in(record.output)
+            record.ref = found[0] if found else None
+            if record.agent is None:
+                record.agent = str(getattr(event.output, "agent", "") or "") or None
+        elif isinstance(event, TaskFailedEvent):
+            record.end = _seconds(event.timestamp, origin)
+            record.error = str(event.error)
+        elif isinstance(event, (ToolUsageFinishedEvent, ToolUsageErrorEvent)):
+            if "delegate" not in str(event.tool_name).lower():
+                continue
+            coworker = _matching_role(str(_tool_args(event).get("coworker", "")), agents)
+            started = getattr(event, "started_at", None) or event.timestamp
+            ended = getattr(event, "finished_at", None) or event.timestamp
+            if started.tzinfo is None:  # tool events use naive local time
+                started = started.astimezone(timezone.utc)
+                ended = ended.astimezone(timezone.utc)
+            item = Delegation(task=record.name, coworker=coworker, start=_seconds(started, origin),
+                              end=_seconds(ended, origin), ok=isinstance(event, ToolUsageFinishedEvent))
+            record.delegations.append(item)
+            delegations.append(item)
+    by_ref = {r.ref: r.name for r in records if r.ref}
+    for record in records:
+        record.received_from = [by_ref[ref] for ref in record.received_refs if ref in by_ref]
+        done = [d.coworker for d in record.delegations if d.ok]
+        record.worker = done[-1] if done else record.agent
+    process = str(getattr(getattr(crew, "process", None), "value", getattr(crew, "process", "sequential")))
+    error = str(getattr(finished, "error", "")) if isinstance(finished, CrewKickoffFailedEvent) else None
+    if error is None:
+        failed = [r.error for r in records if r.error]
+        error = failed[0] if failed and not isinstance(finished, CrewKickoffCompletedEvent) else None
+    return RecordedRun(
+        process=process, tasks=records, llm_calls=JOURNAL.between(origin, closing),
+        delegations=sorted(delegations, key=lambda d: d.start),
+        wall_time=_seconds(closing, origin), started_at=origin, error=error,
+        manager=str(manager.role) if manager is not None else ("Crew Manager" if process == "hierarchical" else None),
+    )
+
+
+def _runs_since(moment: datetime | None) -> list[RecordedRun]:
+    events = _collector.snapshot()
+    starts = [(s, e) for s, e in events if isinstance(e, CrewKickoffStartedEvent)
+              and (moment is None or e.timestamp >= moment)]
+    return [_build(crew, event, events) for crew, event in starts]
+
+
+def last_run() -> RecordedRun:
+    """The most recent kickoff in this process, as a RecordedRun."""
+    runs = _runs_since(None)
+    if not runs:
+        raise LookupError("No crew has run yet in this session. Run your crew first "
+                          "(result = await crew.kickoff_async()), then ask for course.last_run().")
+    return runs[-1]
+
+
+class Recording:
+    """Filled when its ``with course.record()`` block ends."""
+
+    def __init__(self) -> None:
+        self.runs: list[RecordedRun] = []
+
+    @property
+    def run(self) -> RecordedRun:
+        if not self.runs:
+            raise LookupError("No crew ran inside this `with course.record()` block.")
+        return self.runs[-1]
+
+
+@contextmanager
+def record() -> Iterator[Recording]:
+    """Record the kickoffs inside the block: ``with record() as rec: ...; rec.run``."""
+    recording = Recording()
+    began = datetime.now(timezone.utc)
+    try:
+        yield recording
+    finally:
+        recording.runs = _runs_since(began)

@@ -1,0 +1,258 @@
+"""ScriptedLLM: a stand-in for a real model, so every run is free, offline and repeatable.
+
+Its reply is a pure function of (agent role, task, context received, tool
+results so far): never of a call counter, the clock or the thread, so crews
+that run tasks side by side get the same outputs under any schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from crewai.events.types.llm_events import LLMCallType
+from crewai.llms.base_llm import BaseLLM, llm_call_context
+from pydantic import PrivateAttr
+
+from course import delegation, prompts, replies, structured
+
+DELEGATED_BY = "Delegated by "
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by a ScriptedLLM told to fail, to show how a crew reports errors."""
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One call of a scripted model, as the recorded run shows it."""
+
+    role: str
+    task: str
+    thread: str
+    start: datetime
+    end: datetime
+    prompt: str
+    reply: str
+    failed: bool = False
+
+
+class _Journal:
+    """Every call of every ScriptedLLM in this process, in the order they ended."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[LLMCall] = []
+
+    def add(self, call: LLMCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+            if len(self._calls) > 20_000:  # a long-lived kernel must not grow forever
+                del self._calls[:10_000]
+
+    def between(self, start: datetime, end: datetime | None = None) -> list[LLMCall]:
+        with self._lock:
+            calls = list(self._calls)
+        return sorted(
+            (c for c in calls if c.start >= start and (end is None or c.end <= end)),
+            key=lambda c: c.start,
+        )
+
+
+JOURNAL = _Journal()
+
+
+class ScriptedLLM(BaseLLM):
+    """A deterministic model that plays every role of a crew.
+
+    latency: seconds each call sleeps (outside any lock), so that tasks run
+        side by side really overlap and a timeline shows it.
+    fail_roles: roles whose calls raise InjectedFailure (teaches error handling).
+    fail_first: the first N calls of this instance raise InjectedFailure.
+    """
+
+    model: str = "scripted"
+    provider: str = "scripted"
+    latency: float = 0.0
+    fail_roles: list[str] = []
+    fail_first: int = 0
+    fail_message: str = "the model service is unavailable (injected failure)"
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _failures_left: int = PrivateAttr(default=0)
+    _calls: list[LLMCall] = PrivateAttr(default_factory=list)
+
+    def __init__(self, **settings: Any) -> None:
+        settings.setdefault("model", "scripted")  # BaseLLM refuses an empty model name
+        super().__init__(**settings)
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        self._failures_left = self.fail_first
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ScriptedLLM:
+        # CrewAI deep-copies agents and their models; locks cannot be copied, and
+        # one shared instance keeps one latency setting and one call log.
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "fail_first":
+            with self._lock:
+                self._failures_left = int(value)
+
+    # --- what CrewAI asks of a model -------------------------------------
+    def supports_function_calling(self) -> bool:
+        return False  # CrewAI then speaks ReAct text, which we can read
+
+    def supports_stop_words(self) -> bool:
+        return False
+
+    def get_context_window_size(self) -> int:
+        return 128_000
+
+    def get_input_tokens_count(self, messages: Any, tools: Any = None, response_model: Any = None) -> int:
+        return sum(len(m["content"]) for m in prompts.as_messages(messages)) // 4 + 1
+
+    def call(self, messages, tools=None, callbacks=None, available_functions=None,
+             from_task=None, from_agent=None, response_model=None, **kwargs):  # noqa: ANN001
+        copied = prompts.as_messages(messages)
+        with llm_call_context():
+            self._emit_call_started_event(messages=copied, tools=tools, callbacks=callbacks,
+                                          available_functions=available_functions,
+                                          from_task=from_task, from_agent=from_agent)
+            start = datetime.now(timezone.utc)
+            role, task = self._who(copied, from_agent, from_task, response_model)
+            failure = self._should_fail(role)
+            if self.latency > 0:
+                time.sleep(self.latency)
+            if failure:
+                self._log(role, task, start, copied, failure, failed=True)
+                self._emit_call_failed_event(error=failure, from_task=from_task, from_agent=from_agent)
+                raise InjectedFailure(failure)
+            reply = self.reply(copied, from_agent=from_agent, from_task=from_task, response_model=response_model)
+            self._log(role, task, start, copied, reply)
+            self._emit_call_completed_event(response=reply, call_type=LLMCallType.LLM_CALL,
+                                            from_task=from_task, from_agent=from_agent, messages=copied)
+            return reply
+
+    async def acall(self, messages, tools=None, callbacks=None, available_functions=None,
+                    from_task=None, from_agent=None, response_model=None, **kwargs):  # noqa: ANN001
+        # The native-async path (crew.akickoff) must not block its event loop.
+        return await asyncio.to_thread(self.call, messages, tools, callbacks, available_functions,
+                                       from_task, from_agent, response_model)
+
+    # --- the script ---------------------------------------------------------
+    def reply(self, messages: list[dict[str, str]], from_agent: Any = None, from_task: Any = None,
+              response_model: Any = None) -> str:
+        """What this model answers: depends on the messages and caller only."""
+        if response_model is not None and from_agent is None:
+            return structured.example_json(response_model, prompts.parse(messages).task)
+        role, task = self._who(messages, from_agent, from_task, response_model)
+        prompt = prompts.parse(messages, role=role, task=task)
+        if prompt.is_manager and DELEGATED_BY not in prompt.context:
+            return self._manage(prompt, from_agent)
+        other_tools = [t for t in prompt.tools if t not in (prompts.DELEGATE_TOOL, "ask_question_to_coworker")]
+        if other_tools and not prompt.observations:
+            return self._use_tool(prompt, other_tools[0], from_agent)
+        return prompts.final(replies.work(prompt))
+
+    def _manage(self, prompt: prompts.Prompt, manager: Any) -> str:
+        if prompt.observations:
+            # The coworker's answer is the task's result: pass it on unchanged.
+            return prompts.final(prompt.observations[-1])
+        coworkers = _coworkers(manager, prompt)
+        chosen = delegation.choose(prompt.task, coworkers)
+        context = f"{DELEGATED_BY}{prompt.role}. " + (prompt.context or "No earlier results.")
+        return prompts.action(
+            prompts.DELEGATE_TOOL,
+            {"task": prompt.task, "context": context, "coworker": chosen.role},
+            thought=f"{chosen.role} is the best match for this task.",
+        )
+
+    def _use_tool(self, prompt: prompts.Prompt, tool_name: str, agent: Any) -> str:
+        argument = _first_argument(agent, tool_name)
+        query = _quoted(prompt.task) or replies.topic_of(prompt.task)
+        return prompts.action(tool_name, {argument: query}, thought=f"I will look this up with {tool_name}.")
+
+    # --- bookkeeping ----------------------------------------------------------
+    @staticmethod
+    def _who(messages: list[dict[str, str]], agent: Any, task: Any, response_model: Any) -> tuple[str, str]:
+        if agent is None and response_model is not None:
+            return "(internal)", getattr(response_model, "__name__", "structured output")
+        role = getattr(agent, "role", None)
+        description = getattr(task, "description", None)
+        if role is None or description is None:
+            parsed = prompts.parse(messages)
+            role = role or parsed.role
+            description = description or parsed.task
+        return str(role).strip(), str(description).strip()
+
+    def _should_fail(self, role: str) -> str | None:
+        with self._lock:
+            if self._failures_left > 0:
+                self._failures_left -= 1
+                return self.fail_message
+        wanted = {r.strip().lower() for r in self.fail_roles}
+        if role.strip().lower() in wanted:
+            return f"{self.fail_message} for role {role!r}"
+        return None
+
+    def _log(self, role: str, task: str, start: datetime, messages: list[dict[str, str]],
+             reply: str, failed: bool = False) -> None:
+        call = LLMCall(role=role, task=task, thread=threading.current_thread().name, start=start,
+                       end=datetime.now(timezone.utc),
+                       prompt="\n\n".join(f"[{m['role']}] {m['content']}" for m in messages),
+                       reply=reply, failed=failed)
+        with self._lock:
+            self._calls.append(call)
+        JOURNAL.add(call)
+
+    @property
+    def calls(self) -> list[LLMCall]:
+        """This instance's calls, in the order they ended."""
+        with self._lock:
+            return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
+def _coworkers(manager: Any, prompt: prompts.Prompt) -> list[delegation.Coworker]:
+    """The manager's coworkers with their goals, read from its delegation tool."""
+    for tool in getattr(manager, "tools", None) or []:
+        agents = getattr(tool, "agents", None)
+        if agents and "delegate" in str(getattr(tool, "name", "")).lower():
+            return [delegation.Coworker(str(a.role), str(getattr(a, "goal", "") or "")) for a in agents
+                    if str(a.role) != prompt.role]
+    # Fallback: the roles listed in the tool's description (no goals).
+    marker = "Delegate a specific task to one of the following coworkers: "
+    for line in prompt.text.splitlines():
+        if line.startswith("Tool Description: " + marker):
+            names = line.split(marker, 1)[1].split(", ")
+            return [delegation.Coworker(n.strip()) for n in names if n.strip()]
+    return []
+
+
+def _first_argument(agent: Any, tool_name: str) -> str:
+    for tool in getattr(agent, "tools", None) or []:
+        name = str(getattr(tool, "name", "")).lower().replace(" ", "_")
+        if name == tool_name.lower():
+            schema = getattr(tool, "args_schema", None)
+            fields = list(getattr(schema, "model_fields", {}) or {})
+            if fields:
+                return fields[0]
+    return "query"
+
+
+def _quoted(text: str) -> str | None:
+    for quote in ('"', "'"):
+        parts = text.split(quote)
+        if len(parts) >= 3 and parts[1].strip():
+            return parts[1].strip()
+    return None
