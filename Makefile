@@ -17,7 +17,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version.split()[0]'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# The repo root on the environment's path: `course` and `autograder` import
+	@# from notebooks, kernels and nbgrader alike (what an editable install does).
+	$(PY) -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "crew_course.pth").write_text("$(CURDIR)\n")'
 	@touch $(STAMP)
 
 grade: env

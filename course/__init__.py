@@ -9,17 +9,19 @@ is recorded: ``course.last_run()`` tells what happened.
 from course import offline
 
 offline.apply()  # must precede the first ``import crewai``
+offline.install_network_guard()
 
 from course import recording as _recording  # noqa: E402
 from course import routing as _routing  # noqa: E402
 from course.recording import RecordedRun, Recording, TaskRecord, last_run, record  # noqa: E402
 from course.routing import default_llm, reset_default_llm  # noqa: E402
+from course.offline import OfflineError, network_attempts  # noqa: E402
 from course.scripted_llm import InjectedFailure, LLMCall, ScriptedLLM  # noqa: E402
 
 _routing.activate()
 _recording.install()
 
 __all__ = [
-    "InjectedFailure", "LLMCall", "RecordedRun", "Recording", "ScriptedLLM", "TaskRecord",
-    "default_llm", "last_run", "record", "reset_default_llm",
+    "InjectedFailure", "LLMCall", "OfflineError", "RecordedRun", "Recording", "ScriptedLLM", "TaskRecord",
+    "default_llm", "last_run", "network_attempts", "record", "reset_default_llm",
 ]

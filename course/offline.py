@@ -49,3 +49,75 @@ def apply() -> None:
     """
     os.environ.update(QUIET_ENV)
     os.environ["CREWAI_STORAGE_DIR"] = str(storage_dir())
+
+
+# --- the network guard ------------------------------------------------------------
+# An audit hook sees every socket connect and name lookup in the process. The
+# course refuses those that leave the machine, and keeps a list, so that a test
+# (or an instructor) can prove a run stayed offline. Loopback stays allowed:
+# Jupyter and the browser test talk to 127.0.0.1.
+
+import ipaddress  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+
+_attempts: list[str] = []
+_attempts_lock = threading.Lock()
+_guard = {"installed": False, "blocking": True}
+
+
+class OfflineError(ConnectionRefusedError):
+    """Raised when code tries to reach the network while the course is offline."""
+
+
+def _is_local(host: object) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    name = str(host).strip("[]").lower()
+    if name in {"localhost", "", "ip6-localhost"} or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "socket.connect":
+        address = args[1]
+        if not isinstance(address, tuple):  # AF_UNIX paths are local
+            return
+        host = address[0]
+    elif event == "socket.getaddrinfo":
+        host = args[0]
+    else:
+        return
+    if _is_local(host):
+        return
+    with _attempts_lock:
+        _attempts.append(f"{event} {host}")
+    if _guard["blocking"]:
+        raise OfflineError(
+            f"This course runs offline, so the connection to {host!r} was refused. "
+            "Nothing in the exercises needs the internet: use the course's scripted model."
+        )
+
+
+def install_network_guard() -> None:
+    if not _guard["installed"]:
+        sys.addaudithook(_audit)  # audit hooks cannot be removed: install once
+        _guard["installed"] = True
+
+
+def network_attempts() -> list[str]:
+    """Every refused attempt to reach another machine in this process so far."""
+    with _attempts_lock:
+        return list(_attempts)
+
+
+def allow_network(allowed: bool = True) -> None:
+    """Stop refusing connections (they are still listed). For instructors' experiments only."""
+    _guard["blocking"] = not allowed
