@@ -11,6 +11,9 @@ from course import offline
 offline.apply()  # must precede the first ``import crewai``
 offline.install_network_guard()
 
+with offline.private_home():
+    import crewai  # noqa: E402,F401
+
 from course import recording as _recording  # noqa: E402
 from course import routing as _routing  # noqa: E402
 from course.recording import RecordedRun, Recording, TaskRecord, last_run, record  # noqa: E402

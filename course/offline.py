@@ -41,6 +41,31 @@ def storage_dir() -> Path:
     return path.resolve()
 
 
+class private_home:
+    """While CrewAI is imported, $HOME points into the storage folder.
+
+    crewai_core fixes its config path (~/.config/crewai) at import time and
+    creates a credentials key under ~/.local/share; neither is needed offline,
+    and a course must not write into a learner's home. $HOME is restored after.
+    """
+
+    def __enter__(self) -> Path:
+        self._saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+        home = storage_dir() / "home"
+        home.mkdir(exist_ok=True)
+        os.environ["HOME"] = str(home)
+        os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+        os.environ["XDG_DATA_HOME"] = str(home / ".local" / "share")
+        return home
+
+    def __exit__(self, *exc: object) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def apply() -> None:
     """Put the quiet settings in the environment.
 
