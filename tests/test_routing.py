@@ -57,3 +57,16 @@ def test_deactivate_restores_crewai_routing():
     finally:
         routing.activate()
     assert routing.is_active()
+
+
+def test_latency_set_on_the_shared_instance_reaches_existing_agents():
+    agent = Agent(role="R", goal="g", backstory="b")
+    shared = course.default_llm()
+    before = shared.latency
+    shared.latency = 0.05
+    try:
+        Crew(agents=[agent], tasks=[Task(description="Research owls", expected_output="n", agent=agent)]).kickoff()
+        call = course.last_run().llm_calls[0]
+        assert (call.end - call.start).total_seconds() >= 0.05
+    finally:
+        shared.latency = before
