@@ -23,6 +23,8 @@ from course.scripted_llm import InjectedFailure, LLMCall, ScriptedLLM  # noqa: E
 
 _routing.activate()
 _recording.install()
+from course import controls as _controls  # noqa: E402
+_controls.activate()  # memory=True embeds locally; verbose drops a stray debug line
 
 __all__ = [
     "InjectedFailure", "LLMCall", "OfflineError", "RecordedRun", "Recording", "ScriptedLLM", "TaskRecord",

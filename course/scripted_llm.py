@@ -21,6 +21,10 @@ from pydantic import PrivateAttr
 from course import delegation, prompts, replies, structured
 
 DELEGATED_BY = "Delegated by "
+# Tools CrewAI adds by itself (delegation; memory=True adds the memory pair):
+# they are not the task's work, so the script never picks them as "the tool".
+# CrewAI already puts recalled memories into the task prompt.
+CREW_TOOLS = ("delegate_work_to_coworker", "ask_question_to_coworker", "search_memory", "save_to_memory")
 
 
 class InjectedFailure(RuntimeError):
@@ -150,13 +154,17 @@ class ScriptedLLM(BaseLLM):
     def reply(self, messages: list[dict[str, str]], from_agent: Any = None, from_task: Any = None,
               response_model: Any = None) -> str:
         """What this model answers: depends on the messages and caller only."""
-        if response_model is not None and from_agent is None:
-            return structured.example_json(response_model, prompts.parse(messages).task)
+        if from_agent is None:
+            # CrewAI's own structured calls (memory analysis etc.); with no
+            # function calling, memory prompts arrive without a response_model.
+            internal = structured.internal_reply(messages, response_model)
+            if internal is not None:
+                return internal
         role, task = self._who(messages, from_agent, from_task, response_model)
         prompt = prompts.parse(messages, role=role, task=task)
         if prompt.is_manager and DELEGATED_BY not in prompt.context:
             return self._manage(prompt, from_agent)
-        other_tools = [t for t in prompt.tools if t not in (prompts.DELEGATE_TOOL, "ask_question_to_coworker")]
+        other_tools = [t for t in prompt.tools if t not in CREW_TOOLS]
         if other_tools and not prompt.observations:
             return self._use_tool(prompt, other_tools[0], from_agent)
         return prompts.final(replies.work(prompt))
@@ -182,8 +190,10 @@ class ScriptedLLM(BaseLLM):
     # --- bookkeeping ----------------------------------------------------------
     @staticmethod
     def _who(messages: list[dict[str, str]], agent: Any, task: Any, response_model: Any) -> tuple[str, str]:
-        if agent is None and response_model is not None:
-            return "(internal)", getattr(response_model, "__name__", "structured output")
+        if agent is None:
+            schema = response_model or structured.memory_schema(messages)
+            if schema is not None:
+                return "(internal)", getattr(schema, "__name__", "structured output")
         role = getattr(agent, "role", None)
         description = getattr(task, "description", None)
         if role is None or description is None:
