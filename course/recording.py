@@ -136,36 +136,21 @@ class RecordedRun:
         """Which tasks each task waits for, as CrewAI's sequential walk decides it.
 
         A task with ``context=`` waits for those tasks. Without it, a sync task
-        gets every earlier output and an async task the last earlier sync output.
+        waits for every earlier task and an async task for the last earlier sync
+        task (the rule lives in ``course.graph``, shared with crews and pictures).
         """
-        graph: dict[str, list[str]] = {}
-        for record in self.tasks:
-            if record.context:
-                graph[record.name] = list(record.context)
-            elif record.async_execution:
-                earlier_sync = [t.name for t in self.tasks[: record.index] if not t.async_execution]
-                graph[record.name] = earlier_sync[-1:]
-            else:
-                graph[record.name] = [t.name for t in self.tasks[: record.index]]
-        return graph
+        from course import graph
+
+        return graph.waits_for((t.name, t.async_execution, t.context) for t in self.tasks)
 
     def critical_path(self) -> tuple[list[str], float]:
         """The longest chain of dependent tasks, by measured durations.
 
         No schedule can finish sooner than this; compare it with ``wall_time``.
         """
-        graph = self.dependencies()
-        finish: dict[str, tuple[float, list[str]]] = {}
-        for record in self.tasks:  # context may only point backwards, so one pass works
-            best: tuple[float, list[str]] = (0.0, [])
-            for dep in graph[record.name]:
-                if dep in finish and finish[dep][0] > best[0]:
-                    best = finish[dep]
-            finish[record.name] = (best[0] + record.duration, best[1] + [record.name])
-        if not finish:
-            return [], 0.0
-        length, path = max(finish.values(), key=lambda item: item[0])
-        return path, length
+        from course import graph
+
+        return graph.critical_path(self.dependencies(), {t.name: t.duration for t in self.tasks})
 
     def summary(self) -> str:
         """A plain-text timeline, one line per task."""

@@ -1,0 +1,608 @@
+"""Pictures of a crew: a Gantt timeline of what ran when, and the task DAG.
+
+Every function returns a matplotlib Figure: the last line of a cell shows it
+(once), ``fig.savefig("run.png")`` keeps it. Static PNGs render the same in
+JupyterLab and in nbgrader's HTML feedback. Nothing here runs a crew or grades.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
+
+from course import graph as graphs
+from course.recording import RecordedRun, TaskRecord
+
+SYNC_FACE, SYNC_EDGE = "#d6e4f5", "#2f64a8"
+ASYNC_FACE, ASYNC_EDGE = "#d8efd9", "#2c8a4b"
+ASYNC_HATCH = "///"
+MANAGER_FACE, MANAGER_EDGE = "#e7dff3", "#6a4ea0"
+FAILED = "#c0392b"
+CRITICAL = "#b7860b"
+MISSING = "#d62728"
+EXTRA = "#ff7f0e"
+INK = "#2b2b2b"
+MUTED = "#7a7a7a"
+
+_BAR = 0.56  # bar height, in lanes
+
+
+def _new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Any, bool]:
+    """The axes to draw on, its figure, and whether this module created it."""
+    if ax is not None:
+        return ax.figure, ax, False
+    if threading.current_thread() is threading.main_thread():
+        # Through pyplot, so that Jupyter's inline backend is loaded and knows how to
+        # show a Figure; closed at once, so that the cell shows only the returned one.
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=figsize)
+        plt.close(fig)
+    else:
+        # pyplot's global state is not thread-safe (the explorer draws in a worker thread).
+        fig = Figure(figsize=figsize)
+        ax = fig.add_subplot()
+    return fig, ax, True
+
+
+def _renderer(fig: Figure) -> Any:
+    try:
+        return fig.canvas.get_renderer()
+    except Exception:  # a canvas without a renderer: labels are then not fitted
+        return None
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 1)].rstrip() + "…"
+
+
+# --- Gantt -------------------------------------------------------------------------------
+
+@dataclass
+class _Bar:
+    record: TaskRecord
+    lane: str
+    start: float
+    end: float
+    kind: str  # "task", "held" (the manager holding a task) or "delegation"
+    ok: bool = True
+    delegation: Any = None
+    track: int = 0
+    tracks: int = 1
+
+    @property
+    def gid(self) -> str:
+        return f"{'delegation' if self.kind == 'delegation' else 'task'}:{self.record.name}"
+
+
+@dataclass
+class _Label:
+    text: Any
+    start: float
+    end: float
+    room_until: float  # where the next bar in the same track begins
+    full: str
+    fallback: str
+
+
+def _bars(run: RecordedRun, hierarchical: bool, horizon: float) -> list[_Bar]:
+    bars = []
+    manager = run.manager or "Manager"
+    for record in run.tasks:
+        if record.start is None:
+            continue
+        end = record.end if record.end is not None else horizon
+        ok = record.error is None and record.end is not None
+        if hierarchical:
+            bars.append(_Bar(record, manager, record.start, end, "held", ok))
+            for item in record.delegations:
+                bars.append(_Bar(record, item.coworker, item.start, item.end, "delegation", item.ok, item))
+        else:
+            bars.append(_Bar(record, record.worker or record.agent or "(no agent)", record.start, end, "task", ok))
+    return bars
+
+
+def _stack(bars: list[_Bar]) -> None:
+    """Bars that overlap in one lane (one agent on two tasks at once) go on separate tracks."""
+    by_lane: dict[str, list[_Bar]] = {}
+    for bar in bars:
+        by_lane.setdefault(bar.lane, []).append(bar)
+    for row in by_lane.values():
+        ends: list[float] = []
+        for bar in sorted(row, key=lambda b: (b.start, b.record.index)):
+            free = [i for i, end in enumerate(ends) if end <= bar.start + 1e-9]
+            bar.track = free[0] if free else len(ends)
+            if free:
+                ends[bar.track] = bar.end
+            else:
+                ends.append(bar.end)
+        for bar in row:
+            bar.tracks = len(ends)
+
+
+def _joins(run: RecordedRun, deps: Mapping[str, list[str]]) -> list[TaskRecord]:
+    """Sync tasks that wait for an async task: where parallel branches meet again."""
+    is_async = {t.name for t in run.tasks if t.async_execution}
+    return [t for t in run.tasks if not t.async_execution and t.start is not None
+            and any(d in is_async for d in deps.get(t.name, []))]
+
+
+_LEGEND_INCHES = 0.42
+
+
+def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
+    """A timeline of a recorded run: one lane per agent that did the work, one bar per task.
+
+    Async tasks are hatched green; a dashed line marks each join (a sync task that
+    waits for async ones) and thin arrows go from the end of each task whose output
+    another one waits for to the start of that task. Under the hierarchical process
+    the manager has its own lane (it holds every task) and arrows show each
+    delegation to the coworker who did the work. Two bars in one lane at the same
+    moment (one agent on two tasks) are stacked. Tasks that never started are
+    listed under the title, not drawn.
+    """
+    hierarchical = run.process == "hierarchical" or bool(run.delegations)
+    ends = [t.end for t in run.tasks if t.end is not None] + [d.end for d in run.delegations]
+    horizon = max([run.wall_time, *ends, 1e-3])
+    bars = _bars(run, hierarchical, horizon)
+    _stack(bars)
+    lanes = ([run.manager or "Manager"] if hierarchical else []) + [b.lane for b in bars]
+    lanes = list(dict.fromkeys(lanes))
+    height = 1.35 + 0.62 * max(len(lanes), 1) + 0.5 + _LEGEND_INCHES
+    fig, ax, owned = _new_axes(ax, (10, height))
+    y = {lane: i for i, lane in enumerate(lanes)}
+    deps = run.dependencies()
+    labels: list[_Label] = []
+    centre: dict[tuple[str, str], tuple[float, float, float]] = {}  # (kind, task) -> (start, end, y)
+
+    for bar in bars:
+        slot = _BAR / bar.tracks
+        middle = y[bar.lane] - _BAR / 2 + (bar.track + 0.5) * slot
+        is_async = bar.record.async_execution
+        if bar.kind == "held":
+            face, edge, hatch = MANAGER_FACE, MANAGER_EDGE, None
+        else:
+            face, edge = (ASYNC_FACE, ASYNC_EDGE) if is_async else (SYNC_FACE, SYNC_EDGE)
+            hatch = ASYNC_HATCH if is_async else None
+        ax.add_patch(Rectangle((bar.start, middle - slot / 2 + 0.02), bar.end - bar.start, slot - 0.04,
+                               facecolor=face, edgecolor=edge if bar.ok else FAILED, hatch=hatch, hatchcolor=edge,
+                               linewidth=1.0 if bar.ok else 1.8,
+                               linestyle="--" if bar.kind != "delegation" and bar.record.end is None else "-",
+                               zorder=2, gid=bar.gid))
+        centre[(bar.kind, bar.record.name)] = (bar.start, bar.end, middle)
+        name = bar.record.name + ("" if bar.ok else " ✗")
+        box = dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8) if hatch else None
+        text = ax.text(0, middle, name, va="center", fontsize=8.5 if bar.tracks == 1 else 7.5, color=INK,
+                       zorder=5, bbox=box)
+        labels.append(_Label(text, bar.start, bar.end, horizon * 1.04, name, f"#{bar.record.index + 1}"))
+
+    # A label may spill past its bar until the next bar on the same track begins.
+    rows: dict[float, list[_Label]] = {}
+    for label in labels:
+        rows.setdefault(label.text.get_position()[1], []).append(label)
+    for row in rows.values():
+        row.sort(key=lambda item: item.start)
+        for this, following in zip(row, row[1:]):
+            this.room_until = following.start
+
+    for bar in bars:
+        if bar.kind != "delegation":
+            continue
+        held = centre[("held", bar.record.name)]
+        top, bottom = held[2] + _BAR / 2, centre[("delegation", bar.record.name)][2] - _BAR / (2 * bar.tracks)
+        arrow = dict(arrowstyle="-|>", color=MANAGER_EDGE if bar.ok else FAILED, lw=1.1, shrinkA=0, shrinkB=0,
+                     mutation_scale=9, zorder=4)
+        ax.add_patch(FancyArrowPatch((bar.start, top), (bar.start, bottom), gid=f"delegate:{bar.record.name}",
+                                     **arrow))
+        ax.add_patch(FancyArrowPatch((bar.end, bottom), (bar.end, top), linestyle=(0, (2, 2)),
+                                     gid=f"report:{bar.record.name}", **arrow))
+
+    joins = _joins(run, deps)
+    for join in joins:
+        ax.axvline(join.start, color=INK, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1, gid=f"join:{join.name}")
+        ax.text(join.start, -0.5 - 0.1, " join", ha="left", va="bottom", fontsize=8, color=INK)
+    join_names = {j.name for j in joins}
+    work = {name: spot for (kind, name), spot in centre.items() if kind in ("task", "held")}
+    for record in run.tasks:
+        if record.name not in work or not (record.context or record.name in join_names):
+            continue
+        start, _end, to_y = work[record.name]
+        for dep in deps.get(record.name, []):
+            if dep not in work or abs(work[dep][2] - to_y) < 1e-9:
+                continue  # same track: the bars already touch
+            _start, dep_end, from_y = work[dep]
+            ax.add_patch(FancyArrowPatch((dep_end, from_y), (start, to_y), arrowstyle="-|>", color=MUTED,
+                                         lw=0.8, mutation_scale=8, shrinkA=0, shrinkB=0, zorder=3,
+                                         gid=f"passes:{dep}->{record.name}"))
+
+    ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
+    ax.text(run.wall_time, -0.5 - 0.1, f"wall time {run.wall_time:.2f} s ", ha="right", va="bottom",
+            fontsize=8.5, color=INK, fontweight="bold")
+
+    ax.set_xlim(0, horizon * 1.04)
+    ax.set_ylim(len(lanes) - 0.5 + 0.02, -0.5 - 0.5)  # inverted: first lane on top, a strip for the notes
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_xlabel("seconds since kickoff")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+    length = run.critical_path()[1]
+    heading = [title or "What ran when",
+               f"{run.process} · wall time {run.wall_time:.2f} s · critical path {length:.2f} s"]
+    if run.error:
+        heading.append("failed: " + _short(" ".join(str(run.error).split()), 95))
+    skipped = [t.name for t in run.tasks if t.start is None]
+    if skipped:
+        heading.append(_short("did not run: " + ", ".join(skipped), 110))
+    ax.set_title("\n".join(heading), fontsize=10, loc="left", color=FAILED if run.error else INK)
+    if not lanes:
+        ax.text(0.5, 0.5, "No task started.", transform=ax.transAxes, ha="center", va="center", color=FAILED)
+
+    handles = [Patch(facecolor=SYNC_FACE, edgecolor=SYNC_EDGE, label="task"),
+               Patch(facecolor=ASYNC_FACE, edgecolor=ASYNC_EDGE, hatch=ASYNC_HATCH, label="async task")]
+    if hierarchical:
+        handles.append(Patch(facecolor=MANAGER_FACE, edgecolor=MANAGER_EDGE, label="manager holds the task"))
+        handles.append(Line2D([], [], color=MANAGER_EDGE, marker="v", markersize=5, lw=1,
+                              label="delegates / reports back"))
+    if joins:
+        handles.append(Line2D([], [], color=INK, linestyle=(0, (4, 3)), lw=1, label="join"))
+    if any(str(p.get_gid()).startswith("passes:") for p in ax.patches):
+        handles.append(Line2D([], [], color=MUTED, lw=0.8, marker=">", markersize=4, label="output waited for"))
+    if any(not b.ok for b in bars):
+        handles.append(Patch(facecolor="white", edgecolor=FAILED, linewidth=1.8, label="failed"))
+    if owned:
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
+    else:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    _fit_labels(fig, ax, labels)
+    return fig
+
+
+def _fit_labels(fig: Figure, ax: Any, labels: list[_Label]) -> None:
+    """Put each name inside its bar, or just after it when the track is free, or shortened."""
+    renderer = _renderer(fig)
+
+    def px(x: float) -> float:
+        return ax.transData.transform((x, 0))[0]
+
+    for label in labels:
+        text = label.text
+        lane_y = text.get_position()[1]
+        inside = px(label.end) - px(label.start) - 8
+        outside = px(min(label.room_until, ax.get_xlim()[1])) - px(label.end) - 10
+
+        def width(candidate: str) -> float:
+            if renderer is None:
+                return len(candidate) * text.get_fontsize() * 0.62 * fig.dpi / 72
+            text.set_text(candidate)
+            return text.get_window_extent(renderer).width
+
+        if width(label.full) <= inside:
+            text.set_text(label.full)
+            text.set_position(((label.start + label.end) / 2, lane_y))
+            text.set_ha("center")
+        elif width(" " + label.full) <= outside:
+            text.set_text(" " + label.full)
+            text.set_position((label.end, lane_y))
+            text.set_ha("left")
+        else:
+            text.set_ha("center")
+            text.set_position(((label.start + label.end) / 2, lane_y))
+            for size in range(len(label.full) - 1, 3, -1):
+                candidate = _short(label.full, size)
+                if width(candidate) <= inside:
+                    text.set_text(candidate)
+                    break
+            else:
+                text.set_text(label.fallback if width(label.fallback) <= inside + 6 else "")
+
+
+# --- DAG ---------------------------------------------------------------------------------
+
+@dataclass
+class _GraphView:
+    graph: graphs.Graph
+    is_async: set[str] = field(default_factory=set)
+    durations: dict[str, float] | None = None
+    caption: str = ""
+
+
+def _view(source: Any) -> _GraphView:
+    if isinstance(source, RecordedRun):
+        durations = {t.name: t.duration for t in source.tasks if t.start is not None}
+        return _GraphView(source.dependencies(), {t.name for t in source.tasks if t.async_execution},
+                          durations, f"{source.process} run, wall time {source.wall_time:.2f} s")
+    if isinstance(source, Mapping):
+        return _GraphView(graphs.normalize(source), caption="as written down")
+    if hasattr(source, "tasks"):
+        tasks = list(source.tasks or [])
+        process = str(getattr(getattr(source, "process", None), "value", "sequential"))
+        return _GraphView(graphs.crew_graph(source),
+                          {graphs.task_name(t) for t in tasks if getattr(t, "async_execution", False)},
+                          caption=f"{process} crew, before it runs")
+    raise TypeError("dag() draws a RecordedRun, a Crew, or a dict {task name: [names it waits for]}; "
+                    f"got {type(source).__name__}.")
+
+
+def _layers(graph: graphs.Graph) -> list[list[str]]:
+    try:
+        return graphs.phases(graph)
+    except ValueError:
+        # A cycle (only a hand-written dict can have one): lay it out anyway, ignoring back edges.
+        depth: dict[str, int] = {}
+        active: set[str] = set()
+
+        def of(node: str) -> int:
+            if node in depth:
+                return depth[node]
+            active.add(node)
+            value = 1 + max((of(d) for d in graph.get(node, []) if d not in active), default=-1)
+            active.discard(node)
+            depth[node] = value
+            return value
+
+        for node in graph:
+            of(node)
+        layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+        for node in graph:
+            layers[depth[node]].append(node)
+        return layers
+
+
+_DX, _DY, _W, _H = 2.7, 1.2, 2.05, 0.8  # column step, row step, node box (data units)
+_INCH = 0.9  # inches per data unit: the same both ways, so that arcs keep their shape
+_CLEAR = 0.1  # gap an edge keeps from boxes it passes
+
+
+@dataclass
+class _Layout:
+    where: dict[str, tuple[float, float]]
+    bends: dict[tuple[str, str], float]  # arc3 "rad" per edge
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+
+    @property
+    def size(self) -> tuple[float, float]:
+        """Figure inches for this layout: the data plus title and legend strips."""
+        return (max(4.0, (self.xlim[1] - self.xlim[0]) * _INCH + 0.3),
+                max(2.4, (self.ylim[1] - self.ylim[0]) * _INCH + 1.1))
+
+
+def _curve(p0: tuple[float, float], p1: tuple[float, float], rad: float, steps: int = 24) -> list[tuple[float, float]]:
+    """Points of matplotlib's arc3 connection (a quadratic Bezier), in data units."""
+    (x0, y0), (x1, y1) = p0, p1
+    cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)
+    points = []
+    for i in range(steps + 1):
+        t = i / steps
+        points.append(((1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1,
+                       (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1))
+    return points
+
+
+def _hits(points: list[tuple[float, float]], where: Mapping[str, tuple[float, float]], skip: set[str]) -> bool:
+    for name, (x, y) in where.items():
+        if name in skip:
+            continue
+        for px, py in points:
+            if abs(px - x) <= _W / 2 + _CLEAR and abs(py - y) <= _H / 2 + _CLEAR:
+                return True
+    return False
+
+
+def _layout(layers: list[list[str]], edge_list: list[tuple[str, str]]) -> _Layout:
+    """Nodes in phase columns; each edge bent just enough to miss the boxes between its ends."""
+    where: dict[str, tuple[float, float]] = {}
+    for col, layer in enumerate(layers):
+        for row, name in enumerate(layer):
+            where[name] = (col * _DX, ((len(layer) - 1) / 2 - row) * _DY)
+    rows = max((len(layer) for layer in layers), default=1)
+    top = (rows - 1) / 2 * _DY + _H / 2
+    low, high = -top - 0.25, top + 0.25
+    bends: dict[tuple[str, str], float] = {}
+    for dep, name in edge_list:
+        if dep not in where or name not in where:
+            continue
+        p0, p1 = where[dep], where[name]
+        centre_y = (p0[1] + p1[1]) / 2
+        outward = 1.0 if centre_y < 0 or (centre_y == 0 and p1[0] < p0[0]) else -1.0
+        if p1[0] < p0[0]:
+            outward = -outward  # arc3 bends the other way when the edge runs right to left
+        chosen = 0.0
+        for size in (0.0, 0.12, 0.2, 0.3, 0.42, 0.55):
+            options = [size * outward, -size * outward] if size else [0.0]
+            fits = [rad for rad in options if not _hits(_curve(p0, p1, rad), where, {dep, name})]
+            if fits:
+                chosen = fits[0]
+                break
+        else:
+            chosen = 0.55 * outward
+        bends[(dep, name)] = chosen
+        ys = [py for _px, py in _curve(p0, p1, chosen)]
+        low, high = min(low, min(ys) - 0.15), max(high, max(ys) + 0.1)
+    high += 0.4  # the phase headers
+    columns = max(len(layers), 1)
+    return _Layout(where, bends, (-_W / 2 - 0.2, (columns - 1) * _DX + _W / 2 + 0.2), (low, high))
+
+
+def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Layout, *,
+                critical: list[str] | None = None,
+                edge_colours: Mapping[tuple[str, str], str] | None = None,
+                ghost_edges: Mapping[tuple[str, str], str] | None = None,
+                node_notes: Mapping[str, tuple[str, str]] | None = None) -> None:
+    where = layout.where
+    critical = critical or []
+    on_path = set(zip(critical, critical[1:]))
+    boxes: dict[str, FancyBboxPatch] = {}
+    for name, (x, y) in where.items():
+        is_async = name in view.is_async
+        note = (node_notes or {}).get(name)
+        box = FancyBboxPatch((x - _W / 2, y - _H / 2), _W, _H, boxstyle="round,pad=0,rounding_size=0.12",
+                             facecolor=ASYNC_FACE if is_async else SYNC_FACE,
+                             edgecolor=note[1] if note else (CRITICAL if name in critical else
+                                                             (ASYNC_EDGE if is_async else SYNC_EDGE)),
+                             hatch=ASYNC_HATCH if is_async else None, hatchcolor=ASYNC_EDGE,
+                             linewidth=2.6 if name in critical or note else 1.1,
+                             linestyle="--" if note else "-", zorder=2, gid=f"node:{name}")
+        ax.add_patch(box)
+        boxes[name] = box
+        meta = [m for m in ("async" if is_async else "",
+                            f"{view.durations[name]:.2f} s" if view.durations and name in view.durations else "",
+                            note[0] if note else "") if m]
+        wrapped = "\n".join(textwrap.wrap(name, 21, max_lines=2, placeholder="…")) or name
+        bbox = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8) if is_async else None
+        ax.text(x, y + (0.09 if meta else 0), wrapped, ha="center", va="center", fontsize=8.5, color=INK,
+                zorder=5, bbox=bbox, linespacing=1.05)
+        if meta:
+            ax.text(x, y - _H / 2 + 0.07, " · ".join(meta), ha="center", va="bottom", fontsize=7,
+                    color=note[1] if note else MUTED, zorder=5, bbox=bbox)
+
+    def arrow(dep: str, name: str, colour: str, width: float, style: Any, gid: str) -> None:
+        if dep not in where or name not in where:
+            return
+        rad = layout.bends.get((dep, name), 0.0)
+        ax.add_patch(FancyArrowPatch(where[dep], where[name], patchA=boxes[dep], patchB=boxes[name],
+                                     arrowstyle="-|>", mutation_scale=11, color=colour, lw=width,
+                                     linestyle=style, shrinkA=2, shrinkB=2, zorder=3 if width < 2 else 4,
+                                     connectionstyle=f"arc3,rad={rad}", gid=gid))
+
+    for name, deps in view.graph.items():
+        for dep in deps:
+            edge = (dep, name)
+            colour = (edge_colours or {}).get(edge)
+            if colour:
+                arrow(dep, name, colour, 2.2, "-", f"edge:{dep}->{name}")
+            elif edge in on_path:
+                arrow(dep, name, CRITICAL, 2.6, "-", f"edge:{dep}->{name}")
+            else:
+                arrow(dep, name, MUTED, 1.1, "-", f"edge:{dep}->{name}")
+    for (dep, name), colour in (ghost_edges or {}).items():
+        arrow(dep, name, colour, 2.0, (0, (3, 2)), f"ghost:{dep}->{name}")
+
+    for col in range(len(layers)):  # on top of everything, so that arcs pass beneath
+        ax.text(col * _DX, layout.ylim[1] - 0.05, f"phase {col + 1}", ha="center", va="top", fontsize=8.5,
+                color=MUTED)
+    ax.set_xlim(*layout.xlim)
+    ax.set_ylim(*layout.ylim)
+    ax.set_axis_off()
+
+
+def _edge_list(view: _GraphView, *more: Any) -> list[tuple[str, str]]:
+    found = [(dep, name) for name, deps in view.graph.items() for dep in deps]
+    for extra in more:
+        found.extend(e for e in extra if e not in found)
+    return found
+
+
+def dag(source: Any, ax: Any = None, title: str | None = None, highlight_critical: bool = True) -> Figure:
+    """Draw a task DAG: from a RecordedRun, a Crew, or a dict ``{task: [tasks it waits for]}``.
+
+    Columns are phases (a task sits one column right of the last task it waits
+    for); async tasks are hatched green; the critical path is drawn thick gold:
+    by measured seconds for a run, by number of tasks for a crew or a dict.
+    """
+    view = _view(source)
+    layers = _layers(view.graph)
+    layout = _layout(layers, _edge_list(view))
+    fig, ax, owned = _new_axes(ax, layout.size)
+    cycle = graphs.find_cycle(view.graph)
+    critical: list[str] = []
+    if highlight_critical and view.graph and not cycle:
+        if isinstance(source, RecordedRun):
+            critical = source.critical_path()[0]
+        else:
+            critical = graphs.critical_path(view.graph)[0]
+    _draw_graph(ax, view, layers, layout, critical=critical)
+    caption = view.caption
+    if cycle:
+        caption = graphs.describe_cycle(cycle)
+    ax.set_title(f"{title or 'Task graph'}\n{caption}", fontsize=10, loc="left", color=FAILED if cycle else INK)
+    handles = [Patch(facecolor=SYNC_FACE, edgecolor=SYNC_EDGE, label="task")]
+    if view.is_async:
+        handles.append(Patch(facecolor=ASYNC_FACE, edgecolor=ASYNC_EDGE, hatch=ASYNC_HATCH, label="async task"))
+    if critical:
+        what = "seconds" if isinstance(source, RecordedRun) else "tasks"
+        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path (most {what})"))
+    if owned:
+        height = fig.get_size_inches()[1]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
+    else:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    return fig
+
+
+def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
+    """The learner's dict next to the crew's real DAG, with the edges that differ marked.
+
+    Red: an edge the crew has and the dict lacks. Orange: an edge in the dict the
+    crew does not have. Names are matched forgiving case and spacing. The panels
+    sit side by side, or one above the other when side by side would be too wide
+    to read. The figure carries the differences as ``fig.graph_diff`` (a GraphDiff).
+    """
+    real = _view(crew_or_run)
+    diff, mine_graph = graphs.compare(expected, real.graph)
+    for name in diff.absent:  # so that a missing edge has both ends to attach to
+        mine_graph.setdefault(name, [])
+    mine = _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption="as you wrote it")
+    mine_layers, real_layers = _layers(mine.graph), _layers(real.graph)
+    ghosts_mine = {e: MISSING for e in sorted(diff.missing)}
+    ghosts_real = {e: EXTRA for e in sorted(diff.extra) if e[0] in real.graph and e[1] in real.graph}
+    mine_layout = _layout(mine_layers, _edge_list(mine, ghosts_mine))
+    real_layout = _layout(real_layers, _edge_list(real, ghosts_real))
+    (w1, h1), (w2, h2) = mine_layout.size, real_layout.size
+    side_by_side = w1 + w2 <= 13
+    figsize = (w1 + w2, max(h1, h2) + 0.5) if side_by_side else (max(w1, w2), h1 + h2 + 0.5)
+    grid = dict(nrows=1, ncols=2, width_ratios=[w1, w2]) if side_by_side else \
+        dict(nrows=2, ncols=1, height_ratios=[h1, h2])
+    if threading.current_thread() is threading.main_thread():
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(figsize=figsize, **grid)
+        plt.close(fig)
+    else:
+        fig = Figure(figsize=figsize)
+        left, right = fig.subplots(**grid)
+
+    notes = {**{n: ("not in the crew", EXTRA) for n in diff.unknown},
+             **{n: ("you left it out", MISSING) for n in diff.absent}}
+    _draw_graph(left, mine, mine_layers, mine_layout, edge_colours={e: EXTRA for e in diff.extra},
+                ghost_edges=ghosts_mine, node_notes=notes)
+    _draw_graph(right, real, real_layers, real_layout, edge_colours={e: MISSING for e in diff.missing},
+                ghost_edges=ghosts_real)
+    left.set_title(f"Your DAG\n{mine.caption}", fontsize=10, loc="left")
+    right.set_title(f"The crew's DAG\n{real.caption}", fontsize=10, loc="left")
+
+    if diff.same:
+        verdict, colour = "Your DAG matches the crew's, edge for edge.", ASYNC_EDGE
+    else:
+        parts = []
+        if diff.missing:
+            parts.append(f"{len(diff.missing)} edge{'s' if len(diff.missing) != 1 else ''} missing (red)")
+        if diff.extra:
+            parts.append(f"{len(diff.extra)} extra (orange)")
+        if diff.unknown:
+            parts.append("names the crew does not have: " + ", ".join(repr(n) for n in diff.unknown))
+        if diff.absent:
+            parts.append("tasks you left out: " + ", ".join(repr(n) for n in diff.absent))
+        verdict, colour = "Differences: " + "; ".join(parts) + ".", FAILED
+    fig.suptitle(verdict, fontsize=10.5, color=colour, x=0.01, ha="left")
+    handles = [Line2D([], [], color=MISSING, lw=2.2, label="in the crew, not in yours"),
+               Line2D([], [], color=EXTRA, lw=2.2, label="in yours, not in the crew"),
+               Line2D([], [], color=MUTED, lw=1.1, label="in both")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, _LEGEND_INCHES / figsize[1], 1, 1 - 0.3 / figsize[1]))
+    fig.graph_diff = diff  # type: ignore[attr-defined]
+    return fig
+
+
+__all__ = ["compare_dags", "dag", "gantt"]

@@ -1,0 +1,377 @@
+"""Known traps, each with a one-sentence diagnosis and its fix.
+
+``diagnose(error)`` turns an exception (or its message) into advice;
+``explain(error)`` shows that advice in the notebook without a traceback;
+``check_crew(crew)`` looks at a crew before kickoff and warns about the traps
+it would walk into. The texts CrewAI prints were checked against 1.15.30 by
+``tests/test_traps.py``, which triggers every one of them for real.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+# --- what CrewAI (and the course) say ---------------------------------------------------
+
+EXECUTOR_BUSY = "Executor is already running"
+END_ASYNC = "The crew must end with at most one asynchronous task."
+ASYNC_CONTEXT = re.compile(r"Task '(.*?)' is asynchronous and cannot include other sequential asynchronous "
+                           r"tasks in its context", re.S)
+FUTURE_CONTEXT = re.compile(r"Task '(.*?)' has a context dependency on a future task '(.*?)', which is not allowed",
+                            re.S)
+IN_EVENT_LOOP = "invoked synchronously from within a running event loop"
+NO_MANAGER = "Attribute `manager_llm` or `manager_agent` is required when using hierarchical process."
+MANAGER_IN_AGENTS = "Manager agent should not be included in agents list."
+MANAGER_TOOLS = "Manager agent should not have tools"
+NO_AGENT = re.compile(r"Agent is missing in the task with the following description: (.*?)(?: \[type=|$)", re.S)
+API_KEY = "OPENAI_API_KEY is required"
+# 1.15.30 nests one message in the other: "Missing required template variable 'Template
+# variable 'topic' not found in inputs dictionary' in description".
+TEMPLATE = re.compile(r"Missing required template variable '(?:Template variable ')?([^']*)'")
+BAD_PROCESS = "Input should be 'sequential' or 'hierarchical'"
+VALIDATION_OF = re.compile(r"validation errors? for (\w+)")
+MISSING_FIELD = re.compile(r"^(\S+)\n\s+Field required", re.M)
+
+_EXAMPLES = {
+    "expected_output": 'expected_output="A bullet list of the 5 key findings"',
+    "description": 'description="Research the latest AI trends"',
+    "role": 'role="Researcher"',
+    "goal": 'goal="Find accurate information"',
+    "backstory": 'backstory="An expert researcher"',
+}
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# --- diagnosing -----------------------------------------------------------------------
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps: causes, contexts, URLError reasons, groups."""
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
+        todo.extend(getattr(item, "exceptions", None) or [])
+
+
+def _missing_fields(error: BaseException | None, message: str) -> tuple[str, list[str]] | None:
+    """Which required fields a pydantic model (Task, Agent, Crew) was built without."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            missing = [".".join(str(p) for p in e["loc"]) for e in errors() if e.get("type") == "missing"]
+        except Exception:
+            missing = []
+        if missing:
+            return str(getattr(error, "title", "") or "Task"), missing
+    fields = MISSING_FIELD.findall(message)
+    model = VALIDATION_OF.search(message)
+    if fields and model:
+        return model.group(1), fields
+    return None
+
+
+def _advice_missing(model: str, fields: list[str]) -> str:
+    if model == "Task" and "expected_output" in fields:
+        return ("Every Task needs an expected_output, a short description of the result you want: "
+                f"add {_EXAMPLES['expected_output']} to the Task(...).")
+    examples = ", ".join(_EXAMPLES.get(f, f'{f}="..."') for f in fields)
+    names = " and ".join(fields)
+    return f"{model}(...) was built without {names}, which it requires: add {examples}."
+
+
+@dataclass(frozen=True)
+class _Trap:
+    name: str
+    advise: Callable[[BaseException | None, str], str | None]
+
+
+def _text_trap(name: str, needle: str, advice: str) -> _Trap:
+    return _Trap(name, lambda _e, m: advice if needle in m else None)
+
+
+def _regex_trap(name: str, pattern: re.Pattern[str], make: Callable[..., str]) -> _Trap:
+    def advise(_error: BaseException | None, message: str) -> str | None:
+        found = pattern.search(message)
+        return make(*found.groups()) if found else None
+    return _Trap(name, advise)
+
+
+def _is(kind_name: str, needle: str) -> Callable[[BaseException | None, str], bool]:
+    def test(error: BaseException | None, message: str) -> bool:
+        if error is not None and any(k.__name__ == kind_name for k in type(error).__mro__):
+            return True
+        return needle in message
+    return test
+
+
+def _parallel(error: BaseException | None, message: str) -> str | None:
+    attribute = isinstance(error, AttributeError) and message.strip("'\" ") == "parallel"
+    if attribute or "Process.parallel" in message or "has no attribute 'parallel'" in message \
+            or BAD_PROCESS in message:
+        return ("CrewAI has no Process.parallel: keep process=Process.sequential and mark the tasks that may "
+                "run side by side with async_execution=True.")
+    return None
+
+
+_offline = _is("OfflineError", "This course runs offline")
+_injected = _is("InjectedFailure", "(injected failure)")
+
+TRAPS: list[_Trap] = [
+    _text_trap("executor-busy", EXECUTOR_BUSY,
+               "One agent was asked to work on two tasks at the same moment, and an agent can only do one thing "
+               "at a time: give each async task its own agent, and under Process.hierarchical (where the manager "
+               "runs every task itself) leave async_execution off."),
+    _text_trap("end-async", END_ASYNC,
+               "Your crew ends with two or more async tasks in a row, so nothing would wait for them: add a final "
+               "sync task that lists them in context=[...], or set async_execution=False on the last one."),
+    _regex_trap("async-context", ASYNC_CONTEXT, lambda task: (
+        f"Task '{_short(task)}' is async and lists in its context an async task that starts at the same moment, "
+        "so it could never wait for it: make this task sync (async_execution=False), or put a sync task between "
+        "the two.")),
+    _regex_trap("future-context", FUTURE_CONTEXT, lambda task, future: (
+        f"Task '{_short(task)}' lists '{_short(future)}' in its context, but '{_short(future)}' comes later in "
+        f"tasks=[...]: move it before '{_short(task)}', because a task can only use results that already exist.")),
+    _Trap("missing-field", lambda e, m: _advice_missing(*found) if (found := _missing_fields(e, m))
+          and "Field required" in m else None),
+    _text_trap("kickoff-in-jupyter", IN_EVENT_LOOP,
+               "A notebook cell already runs inside an event loop, so crew.kickoff() cannot block it: write "
+               "`result = await crew.kickoff_async()` instead."),
+    _Trap("process-parallel", _parallel),
+    _text_trap("no-manager", NO_MANAGER,
+               "Process.hierarchical needs a manager to hand out the work: pass manager_agent=<an Agent that is "
+               "not in agents=[...]> or manager_llm=\"gpt-4o\" to the Crew."),
+    _text_trap("manager-in-agents", MANAGER_IN_AGENTS,
+               "Leave the manager out of agents=[...] and pass it only as manager_agent=...: agents=[...] lists "
+               "the coworkers it delegates to."),
+    _text_trap("manager-tools", MANAGER_TOOLS,
+               "The manager only delegates, with tools CrewAI gives it: build the manager Agent without tools=[...] "
+               "and give those tools to the coworkers."),
+    _regex_trap("no-agent", NO_AGENT, lambda task: (
+        f"Under Process.sequential every task needs an agent: add agent=... to the task '{_short(task)}' (only "
+        "Process.hierarchical lets a manager choose).")),
+    _text_trap("api-key", API_KEY,
+               "This agent tried to call OpenAI, which the course never needs: run `import course` in the first "
+               "cell, then rebuild your agents so that they use the offline scripted model."),
+    _regex_trap("template-variable", TEMPLATE, lambda key: (
+        f"A task mentions {{{key}}} but kickoff(inputs={{...}}) has no '{key}': add \"{key}\": ... to the inputs "
+        "(or take the placeholder out of the text).")),
+    _Trap("offline", lambda e, m: (
+        "That code tried to reach the internet, and this course runs offline: nothing here needs a connection, "
+        "and agents built after `import course` already use the scripted model.") if _offline(e, m) else None),
+    _Trap("injected-failure", lambda e, m: (
+        "This failure was staged on purpose by the scripted model (fail_roles= or fail_first=) to show how a crew "
+        "reports errors: catch it with try/except around the kickoff, or build the model without those settings.")
+          if _injected(e, m) else None),
+]
+
+
+def _candidates(error: BaseException | str) -> list[tuple[BaseException | None, str]]:
+    if isinstance(error, BaseException):
+        return [(item, str(item)) for item in _chain(error)]
+    return [(None, str(error))]
+
+
+def diagnose(error: BaseException | str) -> str | None:
+    """One sentence saying what went wrong and how to fix it, or None for an unknown error."""
+    candidates = _candidates(error)
+    for trap in TRAPS:  # in order: the more specific traps come first
+        for item, message in candidates:
+            advice = trap.advise(item, message)
+            if advice:
+                return advice
+    return None
+
+
+def trap_name(error: BaseException | str) -> str | None:
+    """Which known trap this is (e.g. ``"executor-busy"``), or None."""
+    candidates = _candidates(error)
+    for trap in TRAPS:
+        if any(trap.advise(item, message) for item, message in candidates):
+            return trap.name
+    return None
+
+
+def _first_line(error: BaseException | str) -> str:
+    if isinstance(error, BaseException):
+        text = str(error).strip().splitlines()
+        return f"{type(error).__name__}: {_short(text[0] if text else '', 160)}"
+    return _short(str(error).strip().splitlines()[0] if str(error).strip() else "", 160)
+
+
+def _code(text: str) -> str:
+    """Backticked parts as <code>, everything escaped."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+class Explanation:
+    """A short message about an error: HTML in a notebook, plain text elsewhere."""
+
+    def __init__(self, error: BaseException | str) -> None:
+        self.what = _first_line(error)
+        self.advice = diagnose(error)
+
+    def text(self) -> str:
+        fix = self.advice or "This is not one of the course's known traps: read the message above it carefully."
+        return f"What happened: {self.what}\nWhat to do: {fix}"
+
+    def _repr_html_(self) -> str:
+        fix = _code(self.advice) if self.advice else (
+            "This is not one of the course's known traps: the message above says what CrewAI expected.")
+        return ('<div style="border-left:4px solid #c0392b;background:#fdf3f2;padding:6px 12px;margin:4px 0;'
+                'font-family:var(--jp-content-font-family,sans-serif);line-height:1.45">'
+                f'<div style="color:#7a2a22"><b>What happened:</b> {html.escape(self.what)}</div>'
+                f'<div><b>What to do:</b> {fix}</div></div>')
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+def explain(error: BaseException | str) -> None:
+    """Show what went wrong and the fix, without a traceback.
+
+    ``try: result = await crew.kickoff_async()`` / ``except Exception as error: explain(error)``
+    """
+    message = Explanation(error)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None  # type: ignore[assignment]
+    if get_ipython is not None and get_ipython() is not None:
+        display(message)
+    else:
+        print(message.text())
+
+
+# --- looking at a crew before it runs ----------------------------------------------------
+
+def _name(task: Any) -> str:
+    from course.graph import task_name
+
+    return task_name(task)
+
+
+def _role(agent: Any) -> str:
+    return str(getattr(agent, "role", None) or "an agent")
+
+
+def _batches(tasks: list[Any]) -> list[list[Any]]:
+    """Runs of async tasks that CrewAI starts together (until the next sync task joins them)."""
+    batches: list[list[Any]] = []
+    current: list[Any] = []
+    for task in tasks:
+        if getattr(task, "async_execution", False):
+            current.append(task)
+        else:
+            if current:
+                batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
+
+
+def check_crew(crew: Any) -> list[str]:
+    """Warnings about the traps this crew would fall into, found before kickoff (empty: none found)."""
+    tasks = list(getattr(crew, "tasks", None) or [])
+    agents = list(getattr(crew, "agents", None) or [])
+    process = str(getattr(getattr(crew, "process", None), "value", getattr(crew, "process", "sequential")))
+    hierarchical = process == "hierarchical"
+    manager = getattr(crew, "manager_agent", None)
+    position = {id(t): i for i, t in enumerate(tasks)}
+    warnings: list[str] = []
+
+    if hierarchical and manager is None and not getattr(crew, "manager_llm", None):
+        warnings.append("Process.hierarchical has no manager: pass manager_agent=<an Agent> or "
+                        "manager_llm=\"gpt-4o\" to the Crew.")
+    if hierarchical and manager is not None and any(a is manager for a in agents):
+        warnings.append(f"The manager '{_role(manager)}' is also in agents=[...]: leave it out and pass it only "
+                        "as manager_agent=....")
+
+    for task in tasks:
+        missing = [f for f in ("description", "expected_output") if not str(getattr(task, f, "") or "").strip()]
+        if missing:
+            warnings.append(_advice_missing("Task", missing).replace("the Task(...)", f"the task '{_name(task)}'"))
+        if not hierarchical and getattr(task, "agent", None) is None:
+            warnings.append(f"Task '{_name(task)}' has no agent=...: under Process.sequential every task needs one.")
+        context = getattr(task, "context", None)
+        for earlier in context if isinstance(context, list) else []:
+            if id(earlier) not in position:
+                warnings.append(f"Task '{_name(task)}' lists '{_name(earlier)}' in its context, but that task is "
+                                "not in this crew's tasks=[...], so its output will never arrive: add it to the "
+                                "crew, before this task.")
+            elif earlier is task:
+                warnings.append(f"Task '{_name(task)}' lists itself in its context, and a task cannot wait for "
+                                "its own result: take it out of context=[...].")
+            elif position[id(earlier)] > position[id(task)]:
+                warnings.append(f"Task '{_name(task)}' lists '{_name(earlier)}' in its context, but that task comes "
+                                "later in tasks=[...]: move it before this one (CrewAI refuses a context "
+                                "dependency on a future task).")
+
+    batches = _batches(tasks)
+    async_tasks = [t for batch in batches for t in batch]
+    if hierarchical and async_tasks:
+        names = ", ".join(f"'{_name(t)}'" for t in async_tasks)
+        together = any(len(batch) > 1 for batch in batches)
+        warnings.append(
+            f"Under Process.hierarchical the manager runs every task itself, so the async tasks {names} cannot run "
+            "side by side" + (" (two at once can stop it with \"Executor is already running\")" if together else "")
+            + ": set async_execution=False, or use Process.sequential with one agent per async task.")
+    if not hierarchical:
+        for batch in batches:
+            by_agent: dict[int, list[Any]] = {}
+            for task in batch:
+                agent = getattr(task, "agent", None)
+                if agent is not None:
+                    by_agent.setdefault(id(agent), []).append(task)
+            for group in by_agent.values():
+                if len(group) > 1:
+                    names = " and ".join(f"'{_name(t)}'" for t in group)
+                    warnings.append(
+                        f"Agent '{_role(group[0].agent)}' has async tasks {names} that would run at the same time, "
+                        "and an agent can do one thing at a time (CrewAI stops with \"Executor is already "
+                        "running\"): give each async task its own agent.")
+
+    for i, task in enumerate(tasks):  # the rule of CrewAI's own validator, so that both agree
+        context = getattr(task, "context", None)
+        if not (getattr(task, "async_execution", False) and isinstance(context, list)):
+            continue
+        for earlier in context:
+            if not getattr(earlier, "async_execution", False):
+                continue
+            for j in range(i - 1, -1, -1):
+                if tasks[j] is earlier:
+                    warnings.append(
+                        f"Task '{_name(task)}' is async and lists '{_name(earlier)}', an async task that starts "
+                        "at the same moment, in its context, so it could never wait for it: make it sync "
+                        "(async_execution=False) or put a sync task between the two.")
+                    break
+                if not getattr(tasks[j], "async_execution", False):
+                    break
+
+    trailing = []
+    for task in reversed(tasks):
+        if not getattr(task, "async_execution", False):
+            break
+        trailing.insert(0, task)
+    if len(trailing) > 1:
+        names = ", ".join(f"'{_name(t)}'" for t in trailing)
+        warnings.append(f"The crew ends with {len(trailing)} async tasks in a row ({names}), and nothing would "
+                        f"wait for them (\"{END_ASYNC}\"): add a final sync task that lists them in context=[...].")
+    return warnings
+
+
+__all__ = ["Explanation", "check_crew", "diagnose", "explain", "trap_name"]

@@ -1,0 +1,185 @@
+"""course.explorer: measuring a crew, wording the comparison, and the widget that never hangs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import ipywidgets as widgets
+import pytest
+from crewai import Agent, Crew, Task
+
+import course
+from course import explorer
+from course.recording import RecordedRun, TaskRecord
+
+
+def _agent(role: str) -> Agent:
+    return Agent(role=role, goal=f"Do the {role.lower()} work", backstory=f"An experienced {role.lower()}.")
+
+
+def build_async_crew() -> Crew:
+    """Three async research tasks, one agent each, joined by a synthesis task."""
+    researchers = [_agent(f"Researcher {c}") for c in "ABC"]
+    writer = _agent("Writer")
+    research = [Task(description=f"Research topic {c}", expected_output="notes", agent=a, async_execution=True)
+                for c, a in zip("ABC", researchers)]
+    synthesis = Task(description="Combine all research", expected_output="report", agent=writer, context=research)
+    return Crew(agents=[*researchers, writer], tasks=[*research, synthesis])
+
+
+def build_clashing_crew() -> Crew:
+    solo, writer = _agent("Solo Researcher"), _agent("Writer")
+    first = Task(description="Research topic A", expected_output="o", agent=solo, async_execution=True)
+    second = Task(description="Research topic B", expected_output="o", agent=solo, async_execution=True)
+    return Crew(agents=[solo, writer], tasks=[first, second,
+                                              Task(description="Combine", expected_output="o", agent=writer,
+                                                   context=[first, second])])
+
+
+def build_broken_crew() -> Crew:
+    return Task(description="No expected output")  # raises pydantic's "Field required"
+
+
+def _run(*spans: tuple[str, float, float, bool], wall: float, error: str | None = None) -> RecordedRun:
+    tasks = [TaskRecord(index=i, name=name, description=name, async_execution=is_async, agent="A", worker="A",
+                        start=start, end=end) for i, (name, start, end, is_async) in enumerate(spans)]
+    return RecordedRun(process="sequential", tasks=tasks, llm_calls=[], delegations=[], wall_time=wall,
+                       started_at=datetime.now(timezone.utc), error=error)
+
+
+# --- measure ---------------------------------------------------------------------------
+
+def test_measure_shows_async_tasks_overlapping_and_the_join_waiting(llm):
+    run = explorer.measure(build_async_crew, latency=0.05)
+    assert run.error is None
+    research = ["Research topic A", "Research topic B", "Research topic C"]
+    assert {name for pair in run.overlapping_pairs() for name in pair} == set(research)
+    assert run.started_after_all("Combine all research", research)
+
+
+def test_measure_sets_the_latency_only_for_its_own_crew(llm):
+    seen = []
+
+    def build() -> Crew:
+        crew = build_async_crew()
+        seen.append(crew.agents[0].llm.latency)
+        return crew
+
+    explorer.measure(build, latency=0.02)
+    assert seen == [0.02]
+    assert course.default_llm() is llm  # the learner's default model is back
+
+
+def test_measure_raises_the_crews_error_or_returns_the_failed_run(llm):
+    with pytest.raises(RuntimeError, match="Executor is already running"):
+        explorer.measure(build_clashing_crew, latency=0.02)
+    run = explorer.measure(build_clashing_crew, latency=0.02, raise_on_error=False)
+    assert "Executor is already running" in run.error
+    assert course.default_llm() is llm
+
+
+def test_measure_gives_up_after_the_timeout(llm):
+    with pytest.raises(TimeoutError, match="still running"):
+        explorer.measure(build_async_crew, latency=0.3, timeout=0.05)
+    assert course.default_llm() is llm
+
+
+def test_measure_passes_on_a_crew_that_cannot_be_built(llm):
+    with pytest.raises(Exception, match="Field required"):
+        explorer.measure(build_broken_crew)
+
+
+# --- predict_vs_measure -----------------------------------------------------------------
+
+PARALLEL = _run(("A", 0.0, 0.5, True), ("B", 0.0, 0.5, True), ("Join", 0.5, 1.0, False), wall=1.02)
+
+
+def test_predict_vs_measure_spot_on_and_overlaps():
+    text = explorer.predict_vs_measure(1.0, PARALLEL)
+    assert "You predicted 1.00 s. Spot on." in text
+    assert "Measured wall time: 1.02 s" in text and "A & B" in text
+
+
+def test_predict_vs_measure_too_high_and_too_low():
+    assert "sooner than you expected" in explorer.predict_vs_measure(2.0, PARALLEL)
+    assert "longer than you expected" in explorer.predict_vs_measure(0.5, PARALLEL)
+    serial = _run(("A", 0.0, 0.5, False), ("B", 0.5, 1.0, False), wall=1.0)
+    assert "No two tasks overlapped" in explorer.predict_vs_measure(None, serial)
+
+
+def test_predict_vs_measure_checks_the_overlap_guess():
+    assert "Your overlap guess was right." in explorer.predict_vs_measure(1.0, PARALLEL, ["A", "B"])
+    text = explorer.predict_vs_measure(1.0, PARALLEL, ["A", "Join"])
+    assert "Also overlapped: B." in text and "Did not overlap with anything: Join." in text
+
+
+def test_predict_vs_measure_on_a_failed_run_gives_the_fix():
+    failed = _run(("A", 0.0, 0.1, True), wall=0.1,
+                  error="Executor is already running. Cannot invoke the same executor instance concurrently.")
+    text = explorer.predict_vs_measure(1.0, failed)
+    assert text.startswith("The run failed") and "its own agent" in text
+
+
+# --- the widget --------------------------------------------------------------------------
+
+def test_the_widget_builds_without_running_anything(llm):
+    with course.record() as rec:
+        widget = explorer.explorer(build_async_crew, latencies=(0.1, 0.3))
+    assert rec.runs == [] and llm.calls == []
+    assert isinstance(widget, widgets.VBox)
+    assert [box.description for box in widget.overlap] == [
+        "Research topic A", "Research topic B", "Research topic C", "Combine all research"]
+    assert widget.latency.options == (("0.1 s", 0.1), ("0.3 s", 0.3))
+    widget.latency.value = 0.3
+    assert widget.prediction.max >= 0.3 * 4  # room for a fully sequential guess
+    bundle = widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "JupyterLab" in bundle["text/plain"]
+
+
+def test_run_compares_prediction_and_measurement(llm):
+    widget = explorer.explorer(build_async_crew, latencies=(0.02,))
+    widget.prediction.value = 0.1
+    widget.overlap[0].value = True
+    worker = widget.run(wait=True)
+    assert worker is not None and not worker.is_alive()
+    assert widget.last_error is None and widget.last_run is not None
+    assert "your prediction" in widget.result.value and "You predicted 0.10 s" in widget.result.value
+    assert widget.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not widget.button.disabled and widget.status.value.startswith("Done")
+
+
+def test_run_turns_a_failing_crew_into_one_friendly_line(llm):
+    widget = explorer.explorer(build_clashing_crew, latencies=(0.02,))
+    widget.run(wait=True)
+    assert "its own agent" in widget.status.value
+    assert widget.picture.value[:4] == b"\x89PNG"  # the failed run's timeline still shows
+    assert not widget.button.disabled
+
+
+def test_a_crew_that_cannot_be_built_still_gives_a_widget(llm):
+    widget = explorer.explorer(build_broken_crew)
+    assert "expected_output" in widget.status.value and widget.overlap == []
+    widget.run(wait=True)
+    assert "expected_output" in widget.status.value
+    assert widget.last_error is not None
+
+
+@pytest.mark.slow
+def test_a_headless_notebook_shows_the_explorer_and_moves_on(root, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    cells = [
+        "import course\nfrom course import explorer\nfrom crewai import Agent, Task, Crew",
+        "def build():\n"
+        "    a = Agent(role='Researcher', goal='g', backstory='b')\n"
+        "    return Crew(agents=[a], tasks=[Task(description='Research', expected_output='notes', agent=a)])\n"
+        "explorer.explorer(build)",
+        "print('after the explorer')",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+    shown = notebook.cells[1].outputs
+    assert shown and "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
+    assert notebook.cells[2].outputs[0]["text"].strip() == "after the explorer"

@@ -1,0 +1,343 @@
+"""course.graph and course.pictures: the graph rule, the Gantt timeline, the DAG drawings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+from crewai import Agent, Crew, Process, Task
+from matplotlib.colors import to_hex
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+
+import course
+from course import graph as graphs
+from course import pictures
+from course.recording import RecordedRun, TaskRecord
+
+matplotlib.use("Agg")
+
+
+def _agent(role: str) -> Agent:
+    return Agent(role=role, goal=f"Do the {role.lower()} work", backstory=f"An experienced {role.lower()}.")
+
+
+def _mixing_crew() -> Crew:
+    """The guide's four-phase "Mixing Approaches" flow, one agent per task."""
+    r1, r2, analyst, writer, designer, editor = (
+        _agent(r) for r in ("Researcher One", "Researcher Two", "Analyst", "Writer", "Designer", "Editor"))
+    research_a = Task(description="Research A", expected_output="notes", agent=r1, async_execution=True)
+    research_b = Task(description="Research B", expected_output="notes", agent=r2, async_execution=True)
+    analysis = Task(description="Analyze all research", expected_output="analysis", agent=analyst,
+                    context=[research_a, research_b])
+    report = Task(description="Write report", expected_output="report", agent=writer, context=[analysis],
+                  async_execution=True)
+    slides = Task(description="Create presentation", expected_output="slides", agent=designer, context=[analysis],
+                  async_execution=True)
+    review = Task(description="Review all outputs", expected_output="review", agent=editor, context=[report, slides])
+    return Crew(agents=[r1, r2, analyst, writer, designer, editor],
+                tasks=[research_a, research_b, analysis, report, slides, review])
+
+
+MIXING_DICT = {
+    "Research A": [], "Research B": [],
+    "Analyze all research": ["Research A", "Research B"],
+    "Write report": ["Analyze all research"], "Create presentation": ["Analyze all research"],
+    "Review all outputs": ["Write report", "Create presentation"],
+}
+
+
+def _run(build, latency: float = 0.0) -> RecordedRun:
+    previous = course.default_llm()
+    course.reset_default_llm(latency=latency)
+    try:
+        crew = build()
+        with course.record() as rec:
+            try:
+                crew.kickoff()
+            except Exception:
+                pass  # failed runs are drawn too
+        return rec.run
+    finally:
+        course.routing._default = previous
+
+
+@pytest.fixture(scope="module")
+def mixing_run() -> RecordedRun:
+    # A small latency so that the async pairs really overlap on the timeline.
+    return _run(_mixing_crew, latency=0.03)
+
+
+@pytest.fixture(scope="module")
+def hierarchical_run() -> RecordedRun:
+    def build() -> Crew:
+        manager = Agent(role="Project Manager", goal="Coordinate the team", backstory="A calm planner.",
+                        allow_delegation=True)
+        workers = [_agent("Research Specialist"), _agent("Content Writer")]
+        tasks = [Task(description="Research the topic of machine learning in healthcare", expected_output="findings"),
+                 Task(description="Write a report combining the research", expected_output="report")]
+        return Crew(agents=workers, tasks=tasks, process=Process.hierarchical, manager_agent=manager)
+    return _run(build)
+
+
+@pytest.fixture(scope="module")
+def failed_run() -> RecordedRun:
+    def build() -> Crew:
+        solo, writer = _agent("Solo Researcher"), _agent("Writer")
+        first = Task(description="Research topic A", expected_output="o", agent=solo, async_execution=True)
+        second = Task(description="Research topic B", expected_output="o", agent=solo, async_execution=True)
+        join = Task(description="Combine", expected_output="o", agent=writer, context=[first, second])
+        return Crew(agents=[solo, writer], tasks=[first, second, join])
+    return _run(build, latency=0.02)
+
+
+def _gid_patches(fig, prefix: str) -> dict[str, object]:
+    found = {}
+    for ax in fig.axes:
+        for patch in ax.patches:
+            gid = patch.get_gid() or ""
+            if gid.startswith(prefix):
+                found[gid[len(prefix):]] = patch
+    return found
+
+
+def _lane_names(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_yticklabels()]
+
+
+# --- course.graph ----------------------------------------------------------------------
+
+def test_crew_graph_follows_context_and_the_walk_rules(llm):
+    a, b = _agent("Researcher"), _agent("Writer")
+    t1 = Task(description="First", expected_output="o", agent=a)
+    t2 = Task(description="Second", expected_output="o", agent=b, async_execution=True)
+    t3 = Task(description="Third", expected_output="o", agent=a, async_execution=True)
+    t4 = Task(description="Fourth", expected_output="o", agent=b)
+    t5 = Task(description="Fifth", expected_output="o", agent=a, context=[t2])
+    crew = Crew(agents=[a, b], tasks=[t1, t2, t3, t4, t5])
+    assert graphs.crew_graph(crew) == {
+        "First": [],
+        "Second": ["First"],  # async without context: the last earlier sync task
+        "Third": ["First"],
+        "Fourth": ["First", "Second", "Third"],  # sync without context: every earlier task
+        "Fifth": ["Second"],  # context wins
+    }
+
+
+def test_crew_graph_equals_the_recorded_dependencies(mixing_run):
+    assert graphs.crew_graph(_mixing_crew()) == mixing_run.dependencies() == MIXING_DICT
+
+
+def test_phases_are_longest_path_layers():
+    assert graphs.phases(MIXING_DICT) == [["Research A", "Research B"], ["Analyze all research"],
+                                          ["Write report", "Create presentation"], ["Review all outputs"]]
+    # a name only mentioned as a dependency is a node too; a bare string is one dependency
+    assert graphs.phases({"B": "A", "C": ["A", "B"]}) == [["A"], ["B"], ["C"]]
+
+
+def test_phases_refuse_a_cycle_by_naming_it():
+    with pytest.raises(ValueError, match="'A', which waits for 'B'"):
+        graphs.phases({"A": ["B"], "B": ["A"]})
+
+
+def test_critical_path_uses_durations_or_counts_tasks():
+    durations = {"Research A": 1.0, "Research B": 3.0, "Analyze all research": 1.0, "Write report": 2.0,
+                 "Create presentation": 0.5, "Review all outputs": 1.0}
+    path, length = graphs.critical_path(MIXING_DICT, durations)
+    assert path == ["Research B", "Analyze all research", "Write report", "Review all outputs"]
+    assert length == pytest.approx(7.0)
+    path, length = graphs.critical_path(MIXING_DICT)
+    assert length == 4 and path[0] == "Research A"  # ties go to the task listed first
+
+
+def test_run_critical_path_is_the_longest_measured_chain(mixing_run):
+    path, length = mixing_run.critical_path()
+    assert path[-1] == "Review all outputs" and path[1] == "Analyze all research" and len(path) == 4
+    by_name = {t.name: t.duration for t in mixing_run.tasks}
+    assert length == pytest.approx(sum(by_name[n] for n in path))
+    assert length <= mixing_run.wall_time + 1e-6
+
+
+def test_compare_matches_names_forgivingly_and_reports_edges():
+    learner = {"research a": [], "RESEARCH  B": [], "Analyze all research": ["Research A"],
+               "Write report": ["Analyze all research"], "Create presentation": ["Analyze all research"],
+               "Review all outputs": ["Write report", "Create presentation", "Research A"]}
+    diff, renamed = graphs.compare(learner, MIXING_DICT)
+    assert "Research B" in renamed and not diff.unknown and not diff.absent
+    assert diff.missing == {("Research B", "Analyze all research")}
+    assert diff.extra == {("Research A", "Review all outputs")}
+    assert graphs.compare(MIXING_DICT, MIXING_DICT)[0].same
+
+
+def test_a_shared_name_does_not_make_a_task_wait_for_itself():
+    graph = graphs.waits_for([("Research", False, []), ("Research", False, [])])
+    assert graph == {"Research": []}
+
+
+# --- gantt -----------------------------------------------------------------------------
+
+def test_gantt_has_one_lane_per_worker_and_bars_at_the_recorded_times(mixing_run):
+    fig = pictures.gantt(mixing_run)
+    ax = fig.axes[0]
+    workers = [t.worker for t in sorted(mixing_run.tasks, key=lambda t: t.index)]
+    assert _lane_names(ax) == list(dict.fromkeys(workers))
+    bars = _gid_patches(fig, "task:")
+    assert set(bars) == {t.name for t in mixing_run.tasks}
+    lanes = _lane_names(ax)
+    for record in mixing_run.tasks:
+        bar = bars[record.name]
+        assert isinstance(bar, Rectangle)
+        assert bar.get_x() == pytest.approx(record.start)
+        assert bar.get_x() + bar.get_width() == pytest.approx(record.end)
+        assert bar.get_y() + bar.get_height() / 2 == pytest.approx(lanes.index(record.worker))
+
+
+def test_gantt_styles_async_bars_differently(mixing_run):
+    bars = _gid_patches(pictures.gantt(mixing_run), "task:")
+    styles = {t.async_execution: (bars[t.name].get_hatch(), to_hex(bars[t.name].get_facecolor()))
+              for t in mixing_run.tasks}
+    assert styles[True][0] and not styles[False][0]
+    assert styles[True][1] != styles[False][1]
+
+
+def test_gantt_shows_the_joins_and_what_each_join_waited_for(mixing_run):
+    fig = pictures.gantt(mixing_run)
+    ax = fig.axes[0]
+    joins = {line.get_gid()[len("join:"):]: line.get_xdata()[0] for line in ax.lines
+             if (line.get_gid() or "").startswith("join:")}
+    by_name = {t.name: t for t in mixing_run.tasks}
+    assert set(joins) == {"Analyze all research", "Review all outputs"}
+    for name, x in joins.items():
+        assert x == pytest.approx(by_name[name].start)
+    connectors = set(_gid_patches(fig, "passes:"))
+    assert {"Research A->Analyze all research", "Research B->Analyze all research",
+            "Write report->Review all outputs", "Create presentation->Review all outputs"} <= connectors
+    wall = [line for line in ax.lines if line.get_gid() == "wall-time"]
+    assert wall and wall[0].get_xdata()[0] == pytest.approx(mixing_run.wall_time)
+    assert f"wall time {mixing_run.wall_time:.2f} s" in " ".join(t.get_text() for t in ax.texts)
+
+
+def test_gantt_gives_the_manager_a_lane_and_draws_each_delegation(hierarchical_run):
+    assert hierarchical_run.delegations, "the scripted manager should have delegated"
+    fig = pictures.gantt(hierarchical_run)
+    lanes = _lane_names(fig.axes[0])
+    assert lanes[0] == "Project Manager"
+    assert set(lanes[1:]) == {d.coworker for d in hierarchical_run.delegations}
+    held, done = _gid_patches(fig, "task:"), _gid_patches(fig, "delegation:")
+    arrows = _gid_patches(fig, "delegate:")
+    for record in hierarchical_run.tasks:
+        assert held[record.name].get_x() == pytest.approx(record.start)
+        assert held[record.name].get_y() + held[record.name].get_height() / 2 == pytest.approx(0)
+        item = record.delegations[-1]
+        bar = done[record.name]
+        assert bar.get_x() == pytest.approx(item.start)
+        assert bar.get_x() + bar.get_width() == pytest.approx(item.end)
+        assert bar.get_y() + bar.get_height() / 2 == pytest.approx(lanes.index(item.coworker))
+        assert isinstance(arrows[record.name], FancyArrowPatch)
+
+
+def test_gantt_draws_a_failed_run_and_lists_what_did_not_run(failed_run):
+    assert failed_run.error and "Executor is already running" in failed_run.error
+    fig = pictures.gantt(failed_run)
+    ax = fig.axes[0]
+    bars = _gid_patches(fig, "task:")
+    assert "Combine" not in bars
+    assert "did not run: Combine" in ax.get_title(loc="left")
+    # the two tasks of one agent overlap: stacked in one lane, not drawn over each other
+    first, second = bars["Research topic A"], bars["Research topic B"]
+    assert _lane_names(ax) == ["Solo Researcher"]
+    assert first.get_y() != second.get_y()
+    assert any(to_hex(b.get_edgecolor()) == pictures.FAILED for b in bars.values())
+
+
+def test_gantt_survives_a_run_where_nothing_started():
+    run = RecordedRun(process="sequential", llm_calls=[], delegations=[], wall_time=0.0,
+                      started_at=datetime.now(timezone.utc), error="boom",
+                      tasks=[TaskRecord(index=0, name="Only", description="Only", async_execution=True,
+                                        agent=None, worker=None, start=None, end=None)])
+    fig = pictures.gantt(run)
+    assert "did not run: Only" in fig.axes[0].get_title(loc="left")
+
+
+def test_gantt_on_a_given_axes_and_without_leaking_pyplot_figures(mixing_run, hierarchical_run):
+    before = plt.get_fignums()
+    pictures.gantt(mixing_run)
+    pictures.dag(mixing_run)
+    pictures.compare_dags(MIXING_DICT, mixing_run)
+    assert plt.get_fignums() == before  # the cell shows the returned figure once, pyplot never again
+    fig, ax = plt.subplots()
+    try:
+        assert pictures.gantt(hierarchical_run, ax=ax) is fig
+        assert _gid_patches(fig, "task:")
+    finally:
+        plt.close(fig)
+
+
+def test_pictures_save_as_png(mixing_run, tmp_path):
+    for name, fig in (("gantt", pictures.gantt(mixing_run)), ("dag", pictures.dag(mixing_run))):
+        path = tmp_path / f"{name}.png"
+        fig.savefig(path)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- dag -------------------------------------------------------------------------------
+
+def _edges(fig, axis: int = 0) -> set[str]:
+    return {p.get_gid()[len("edge:"):] for p in fig.axes[axis].patches if (p.get_gid() or "").startswith("edge:")}
+
+
+def test_dag_of_a_crew_a_dict_and_a_run_have_the_same_edges(llm, mixing_run):
+    wanted = {f"{d}->{n}" for n, deps in MIXING_DICT.items() for d in deps}
+    assert _edges(pictures.dag(_mixing_crew())) == _edges(pictures.dag(MIXING_DICT)) == wanted
+    assert _edges(pictures.dag(mixing_run)) == wanted
+
+
+def test_dag_lays_out_phases_left_to_right_and_marks_async_tasks(llm):
+    fig = pictures.dag(_mixing_crew())
+    nodes = {p.get_gid()[len("node:"):]: p for p in fig.axes[0].patches if (p.get_gid() or "").startswith("node:")}
+    assert all(isinstance(p, FancyBboxPatch) for p in nodes.values())
+    columns = [sorted({round(nodes[n].get_x(), 6) for n in layer}) for layer in graphs.phases(MIXING_DICT)]
+    assert all(len(c) == 1 for c in columns) and [c[0] for c in columns] == sorted(c[0] for c in columns)
+    assert nodes["Research A"].get_hatch() and not nodes["Analyze all research"].get_hatch()
+
+
+def test_dag_highlights_the_measured_critical_path(mixing_run):
+    path, _length = mixing_run.critical_path()
+    fig = pictures.dag(mixing_run)
+    thick = {p.get_gid()[len("edge:"):] for p in fig.axes[0].patches
+             if (p.get_gid() or "").startswith("edge:") and to_hex(p.get_edgecolor()) == pictures.CRITICAL}
+    assert thick == {f"{a}->{b}" for a, b in zip(path, path[1:])}
+    plain = pictures.dag(mixing_run, highlight_critical=False)
+    assert not any(to_hex(p.get_edgecolor()) == pictures.CRITICAL for p in plain.axes[0].patches)
+
+
+def test_dag_draws_a_cycle_instead_of_crashing():
+    fig = pictures.dag({"A": ["B"], "B": ["A"], "C": []})
+    assert "circle" in fig.axes[0].get_title(loc="left").lower()
+    with pytest.raises(TypeError, match="RecordedRun, a Crew, or a dict"):
+        pictures.dag(42)
+
+
+def test_compare_dags_marks_a_missing_edge_red_and_an_extra_one_orange(llm):
+    learner = dict(MIXING_DICT)
+    learner["Analyze all research"] = ["Research A"]  # forgot Research B
+    learner["Create presentation"] = ["Analyze all research", "Research B"]  # invented an edge
+    fig = pictures.compare_dags(learner, _mixing_crew())
+    diff = fig.graph_diff
+    assert diff.missing == {("Research B", "Analyze all research")}
+    assert diff.extra == {("Research B", "Create presentation")}
+    mine = {p.get_gid(): to_hex(p.get_edgecolor()) for p in fig.axes[0].patches if p.get_gid()}
+    assert mine["ghost:Research B->Analyze all research"] == pictures.MISSING
+    assert mine["edge:Research B->Create presentation"] == pictures.EXTRA
+    real = {p.get_gid(): to_hex(p.get_edgecolor()) for p in fig.axes[1].patches if p.get_gid()}
+    assert real["edge:Research B->Analyze all research"] == pictures.MISSING
+    assert "1 edge missing" in fig._suptitle.get_text()
+
+
+def test_compare_dags_says_so_when_the_learner_is_right(mixing_run):
+    fig = pictures.compare_dags({k.lower(): [d.lower() for d in v] for k, v in MIXING_DICT.items()}, mixing_run)
+    assert fig.graph_diff.same
+    assert "matches" in fig._suptitle.get_text()
+    legend_labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "in the crew, not in yours" in legend_labels
