@@ -1,0 +1,495 @@
+"""The tour: every section of the guide, run on the scripted model, with CrewAI 1.15.30's real behaviour.
+
+Not graded. Where the guide is wrong or out of date for 1.15.30, a "⚠ In 1.15.30" note says so and the
+cell beside it shows what really happens. Nothing here waits a minute.
+"""
+
+CELLS = [
+    ("md", "intro", r"""
+# Tour · How a crew runs: sequential, hierarchical, async
+
+This notebook walks through every part of the guide, with code you can run. Every agent here talks to the
+course's **scripted model**: it answers instantly (or after a latency we choose), offline, for free, and the same
+way every time. So you can see exactly *how* a crew runs, which is what this lesson is about.
+
+Each run is recorded: `course.last_run()` tells which task ran when, who did it, and whose output it received.
+`pictures.gantt(run)` draws the timeline and `pictures.dag(...)` the task graph.
+
+Where the guide is wrong or out of date for the CrewAI version installed here (1.15.30), a **⚠ In 1.15.30**
+note says so, and the cell next to it shows what really happens.
+"""),
+    ("code", "setup", '''
+import time
+
+import course
+from course import pictures
+from course.traps import explain
+from crewai import Agent, Task, Crew, Process
+
+model = course.reset_default_llm(latency=0.05)  # every model call takes 0.05 s, so timelines show something
+'''),
+    # --- levers -------------------------------------------------------------------------------
+    ("md", "levers-md", r"""
+## 1 · Three levers
+
+| Lever | Where | What it decides |
+|---|---|---|
+| `process` | `Crew(process=...)` | **who hands out the tasks**: `Process.sequential` walks the task list in order, each task going to its own `agent=`; `Process.hierarchical` lets a manager agent decide who does each task |
+| `async_execution` | `Task(async_execution=True)` | **whether a task may run at the same time** as its neighbours, instead of waiting its turn |
+| `context` | `Task(context=[...])` | **what a task waits for and receives**: the outputs of those tasks go into its prompt |
+
+The first two are the guide's "two independent levers"; `context` is how you wire them together. There is no
+third *process* for parallel work:
+"""),
+    ("code", "no-parallel-process", '''
+print("Process members:", [p.value for p in Process])
+try:
+    Process.parallel
+except AttributeError as error:
+    explain(error)
+'''),
+    # --- kickoff ---------------------------------------------------------------------------------
+    ("md", "kickoff-md", r"""
+## 2 · The guide's sequential crew, and how to start it in a notebook
+
+Here is the guide's first example, unchanged except `verbose=False` (section 14 shows verbose output).
+"""),
+    ("code", "sequential-crew", '''
+researcher = Agent(role="Researcher", goal="Find accurate information", backstory="Expert researcher")
+writer = Agent(role="Writer", goal="Create engaging content", backstory="Professional writer")
+editor = Agent(role="Editor", goal="Polish content", backstory="Meticulous editor")
+
+task1 = Task(description="Research AI trends", expected_output="Research notes", agent=researcher)
+task2 = Task(description="Write article based on research", expected_output="Draft article", agent=writer,
+             context=[task1])
+task3 = Task(description="Edit and polish the article", expected_output="Final article", agent=editor,
+             context=[task2])
+
+crew = Crew(agents=[researcher, writer, editor], tasks=[task1, task2, task3], process=Process.sequential,
+            verbose=False)
+'''),
+    ("md", "kickoff-warning-md", r"""
+**⚠ In 1.15.30** the guide's `result = crew.kickoff()` fails inside Jupyter. A notebook already runs an asyncio
+event loop, and CrewAI refuses to run an agent synchronously inside one:
+"""),
+    ("code", "kickoff-fails", '''
+try:
+    result = crew.kickoff()
+except RuntimeError as error:
+    explain(error)
+'''),
+    ("md", "kickoff-async-md", r"""
+In a notebook, `await` the async form instead (`await crew.akickoff()` works too). In a plain Python script,
+`crew.kickoff()` is fine.
+"""),
+    ("code", "kickoff-async", '''
+result = await crew.kickoff_async()
+print(result.raw)
+'''),
+    # --- sequential ------------------------------------------------------------------------------
+    ("md", "sequential-md", r"""
+## 3 · Sequential: one after another, in list order
+
+The run record shows each task's start and end (seconds since kickoff), who did it, and whose output reached
+it (`got:`). The scripted model tags every output with a short reference, which is how the course can tell.
+"""),
+    ("code", "sequential-run", '''
+run = course.last_run()
+print(run.summary())
+pictures.gantt(run)
+'''),
+    ("md", "sequential-context-md", r"""
+`context=[task1]` put the research, and only the research, into the writer's prompt. Without `context`, a sync
+task receives **every** earlier output. Same crew, `context` left out:
+"""),
+    ("code", "sequential-no-context", '''
+t1 = Task(description="Research AI trends", expected_output="Research notes", agent=researcher)
+t2 = Task(description="Write article based on research", expected_output="Draft article", agent=writer)
+t3 = Task(description="Edit and polish the article", expected_output="Final article", agent=editor)
+await Crew(agents=[researcher, writer, editor], tasks=[t1, t2, t3]).kickoff_async()
+for task in course.last_run().tasks:
+    print(f"{task.name!r:35} received output from {task.received_from}")
+'''),
+    # --- hierarchical ------------------------------------------------------------------------------
+    ("md", "sequential-none-md", r"""
+Careful: *leaving `context` out* and *passing `context=None` or `context=[]`* differ. Left out, CrewAI passes
+every earlier output; `None` or `[]` explicitly means "no context", and the task receives nothing (section 10
+uses that on purpose).
+"""),
+    ("md", "hierarchical-md", r"""
+## 4 · Hierarchical with a manager agent
+
+The guide's hierarchical crew: tasks without `agent=`, and a manager that delegates each one.
+"""),
+    ("code", "hierarchical-crew", '''
+research_specialist = Agent(role="Research Specialist", goal="Gather comprehensive information",
+                            backstory="Expert at finding and synthesizing information")
+analyst = Agent(role="Data Analyst", goal="Analyze data and find insights",
+                backstory="Skilled at interpreting complex data")
+content_writer = Agent(role="Content Writer", goal="Create clear, engaging content",
+                       backstory="Experienced technical writer")
+manager = Agent(role="Project Manager", goal="Coordinate the team to deliver excellent results",
+                backstory="You decide which team member should handle each part of the project.",
+                allow_delegation=True)
+
+def hierarchical_tasks():
+    return [
+        Task(description="Research the topic of machine learning in healthcare",
+             expected_output="Comprehensive research findings"),
+        Task(description="Analyze the research and identify key trends", expected_output="Analysis report with insights"),
+        Task(description="Write a report combining research and analysis", expected_output="Final comprehensive report"),
+    ]
+
+crew = Crew(agents=[research_specialist, analyst, content_writer], tasks=hierarchical_tasks(),
+            process=Process.hierarchical, manager_agent=manager)
+result = await crew.kickoff_async()
+run = course.last_run()
+print(run.summary())
+for handoff in run.delegations:
+    print(f"  {run.manager} -> {handoff.coworker}: {handoff.task!r}")
+print("\\nWhat CrewAI's result says did each task:", [out.agent for out in result.tasks_output])
+'''),
+    ("md", "hierarchical-facts-md", r"""
+What happened:
+
+* The manager chose a worker for every task by calling its `delegate_work_to_coworker` tool. (The scripted
+  manager follows a fixed rule, documented in `course/delegation.py`: the kind of work a task names first
+  against the kind each worker's role names, then shared words. A real model chooses by reading, and may not
+  choose the same way twice.)
+* **⚠ In 1.15.30** the manager does **not** choose the order: tasks still run in list order, one at a time.
+* `result.tasks_output[i].agent` always names the manager. Who really did the work is only in the record
+  (`worker`), drawn as the inner bar of the timeline.
+* Each task cost three model calls (manager delegates, worker works, manager hands back), not one.
+"""),
+    ("code", "hierarchical-gantt", '''
+print(f"{len(run.llm_calls)} model calls for {len(run.tasks)} tasks")
+pictures.gantt(run)
+'''),
+    # --- manager_llm -----------------------------------------------------------------------------------
+    ("md", "manager-llm-md", r"""
+## 5 · Hierarchical with `manager_llm`
+
+Instead of your own manager agent, give a model: CrewAI builds a manager (`"Crew Manager"`) around it.
+
+**⚠ Model strings need a key.** `manager_llm="gpt-4o"` (and agents without `llm=`, which default to an OpenAI
+model) need `OPENAI_API_KEY` and the network; without a key, kickoff fails with *"OPENAI_API_KEY is required"*.
+This course routes every model name to the scripted model instead, so the guide's code runs here unchanged.
+"""),
+    ("code", "manager-llm", '''
+crew = Crew(agents=[research_specialist, analyst, content_writer], tasks=hierarchical_tasks(),
+            process=Process.hierarchical, manager_llm="gpt-4o")
+await crew.kickoff_async()
+run = course.last_run()
+print(f"manager: {run.manager}")
+print(run.summary())
+'''),
+    ("md", "manager-traps-md", r"""
+Two mistakes CrewAI stops at once: no manager at all, and the manager listed among the workers.
+"""),
+    ("code", "manager-traps", '''
+for settings in ({}, {"manager_agent": manager}):
+    try:
+        agents = [research_specialist, analyst] + ([manager] if settings else [])
+        Crew(agents=agents, tasks=hierarchical_tasks(), process=Process.hierarchical, **settings)
+    except Exception as error:
+        explain(error)
+'''),
+    # --- async --------------------------------------------------------------------------------------
+    ("md", "async-md", r"""
+## 6 · Async tasks and joins
+
+`async_execution=True` is per task. The sequential walk launches a run of async tasks together and moves on;
+the next sync task waits for all of them (the **join**) and, through `context`, receives their outputs.
+
+**⚠ In 1.15.30 the guide's async example fails**: it gives all three async tasks the same `researcher`, and one
+agent cannot work on two tasks at the same moment:
+"""),
+    ("code", "async-one-agent", '''
+def research_tasks(agents):
+    return [Task(description=f"Research topic {topic}", expected_output=f"Research on {topic}", agent=agent,
+                 async_execution=True) for topic, agent in zip("ABC", agents)]
+
+tasks = research_tasks([researcher, researcher, researcher])
+synthesis = Task(description="Combine all research into final report", expected_output="Combined report",
+                 agent=writer, context=tasks)
+try:
+    await Crew(agents=[researcher, writer], tasks=[*tasks, synthesis]).kickoff_async()
+except RuntimeError as error:
+    explain(error)
+'''),
+    ("md", "async-fixed-md", r"""
+The fix: one agent per concurrent task.
+"""),
+    ("code", "async-fixed", '''
+researchers = [Agent(role=f"Researcher {topic}", goal=f"Research topic {topic}", backstory="Focused researcher")
+               for topic in "ABC"]
+tasks = research_tasks(researchers)
+synthesis = Task(description="Combine all research into final report", expected_output="Combined report",
+                 agent=writer, context=tasks)
+await Crew(agents=[*researchers, writer], tasks=[*tasks, synthesis]).kickoff_async()
+run = course.last_run()
+print(run.summary())
+print("overlapping:", run.overlapping_pairs())
+pictures.gantt(run)
+'''),
+    ("md", "async-hierarchical-md", r"""
+**⚠ In 1.15.30 async tasks do not work under `Process.hierarchical`** (the guide says they work "within either
+process"). Every task goes to the one manager, and the manager cannot run two at once:
+"""),
+    ("code", "async-hierarchical", '''
+tasks = [Task(description=f"Research topic {topic}", expected_output="Notes", async_execution=True) for topic in "AB"]
+combine = Task(description="Combine all research into final report", expected_output="Combined report", context=tasks)
+try:
+    await Crew(agents=researchers, tasks=[*tasks, combine], process=Process.hierarchical,
+               manager_agent=manager).kickoff_async()
+except RuntimeError as error:
+    explain(error)
+'''),
+    ("md", "async-rules-md", r"""
+CrewAI also checks the task list when you build the crew. Three rules:
+
+1. a crew may end with **at most one** async task (something has to wait for them);
+2. an async task may not have the async task **right before it** in its `context` (they would run together, so
+   one cannot wait for the other; with a sync task between them it is allowed);
+3. a task cannot wait for a task listed **after** it.
+"""),
+    ("code", "async-rules", '''
+a = Task(description="Research topic A", expected_output="Notes", agent=researchers[0], async_execution=True)
+b = Task(description="Research topic B", expected_output="Notes", agent=researchers[1], async_execution=True)
+b_needs_a = Task(description="Research topic B", expected_output="Notes", agent=researchers[1],
+                 async_execution=True, context=[a])
+late = Task(description="Write the report", expected_output="Report", agent=writer)
+early = Task(description="Research topic A", expected_output="Notes", agent=researchers[0], context=[late])
+
+for tasks in ([a, b], [a, b_needs_a, late], [early, late]):
+    try:
+        Crew(agents=[*researchers, writer], tasks=tasks)
+    except Exception as error:
+        explain(error)
+'''),
+    # --- choosing ----------------------------------------------------------------------------------
+    ("md", "choosing-md", r"""
+## 7 · Choosing a process
+
+| | Sequential | Hierarchical |
+|---|---|---|
+| who picks the agent for a task | you (`agent=` on each task) | the manager, at run time |
+| order of tasks | the list | still the list (in 1.15.30) |
+| model calls per task | 1 (plus tool use) | about 3 (delegate, work, hand back) |
+| async tasks | yes, one agent per concurrent task | no: they fail |
+| good for | pipelines with clear steps: research → write → edit, extract → transform → load, draft → review → approve | many agents where *who* should do a task is the hard part |
+
+Parallelism is orthogonal: it comes from `async_execution` on independent tasks, under `Process.sequential`.
+"""),
+    # --- mixing --------------------------------------------------------------------------------------
+    ("md", "mixing-md", r"""
+## 8 · Mixing phases
+
+The guide's four-phase flow: parallel research → analysis → parallel outputs → final review. It is a task graph,
+like a build system's: `context` lists the edges, `async_execution` marks tasks free to run side by side.
+
+**⚠ The guide's code does not run as printed**: its tasks have no `expected_output`, which `Task` requires:
+"""),
+    ("code", "mixing-missing-expected", '''
+try:
+    Task(description="Research A", agent=researchers[0], async_execution=True)
+except Exception as error:
+    explain(error)
+'''),
+    ("code", "mixing-crew", '''
+def mixed_crew():
+    r1, r2 = (Agent(role=f"Researcher {x}", goal=f"Research {x}", backstory="Researcher") for x in "AB")
+    analyst = Agent(role="Analyst", goal="Analyze research", backstory="Data analyst")
+    report_writer = Agent(role="Report Writer", goal="Write reports", backstory="Writer")
+    designer = Agent(role="Designer", goal="Design presentations", backstory="Designer")
+    reviewer = Agent(role="Editor", goal="Review all outputs", backstory="Senior editor")
+    research_a = Task(name="research A", description="Research A", expected_output="Notes on A", agent=r1,
+                      async_execution=True)
+    research_b = Task(name="research B", description="Research B", expected_output="Notes on B", agent=r2,
+                      async_execution=True)
+    analysis = Task(name="analysis", description="Analyze all research", expected_output="Analysis",
+                    agent=analyst, context=[research_a, research_b])
+    report = Task(name="report", description="Write report", expected_output="Report", agent=report_writer,
+                  context=[analysis], async_execution=True)
+    presentation = Task(name="presentation", description="Create presentation", expected_output="Slides",
+                        agent=designer, context=[analysis], async_execution=True)
+    final_review = Task(name="final review", description="Review all outputs", expected_output="Review",
+                        agent=reviewer, context=[report, presentation])
+    return Crew(agents=[r1, r2, analyst, report_writer, designer, reviewer],
+                tasks=[research_a, research_b, analysis, report, presentation, final_review])
+
+crew = mixed_crew()
+pictures.dag(crew)
+'''),
+    ("code", "mixing-run", '''
+await crew.kickoff_async()
+run = course.last_run()
+print(run.summary())
+path, seconds = run.critical_path()
+print(f"\\ncritical path: {' -> '.join(path)} = {seconds:.2f} s; wall time {run.wall_time:.2f} s")
+pictures.gantt(run)
+'''),
+    # --- max_rpm -----------------------------------------------------------------------------------
+    ("md", "max-rpm-md", r"""
+## 9 · Rate limiting: `max_rpm`
+
+`Crew(max_rpm=10)` caps the crew at 10 model requests per minute. **⚠ What the guide does not say:** once the
+budget is spent, CrewAI 1.15.30 simply sleeps **60 seconds** (hard-coded) before the next call. A notebook cell
+that seems frozen for a minute is often this.
+
+Below, `max_rpm=2` with four one-call tasks: calls 1 and 2 go through, call 3 waits for "the next minute".
+`controls.short_minute(1.0)` makes that minute last one second, so you can see the pause without waiting.
+"""),
+    ("code", "max-rpm", '''
+from course import controls
+
+agents = [Agent(role=f"Researcher {i}", goal="Find facts", backstory="Careful") for i in range(1, 5)]
+tasks = [Task(description=f"Research topic {i}", expected_output="Notes", agent=agent)
+         for i, agent in enumerate(agents, start=1)]
+with controls.short_minute(1.0) as minute:
+    await Crew(agents=agents, tasks=tasks, max_rpm=2).kickoff_async()
+run = course.last_run()
+print(run.summary())
+print(f"\\nthe rate limiter paused {len(minute.pauses)} time(s): "
+      + ", ".join(f"{pause:.1f} s" for pause in minute.pauses) + " (60 s each without short_minute)")
+'''),
+    # --- memory ----------------------------------------------------------------------------------------
+    ("md", "memory-md", r"""
+## 10 · Memory
+
+`Crew(memory=True)` stores what tasks produce and lets later tasks recall it. To store and search, memory
+turns text into vectors with an **embedder**, and CrewAI's default embedder is OpenAI's.
+
+**⚠ In 1.15.30, memory without a working embedder fails silently**: kickoff succeeds, nothing is remembered, and
+the only signs are log lines like *"Memory extraction failed"*. Offline, give it an embedder that runs locally:
+`embedder=controls.local_embedder()`. (This course also makes that local embedder the default, so plain
+`memory=True` works here too.)
+
+Below, the writer gets **no** `context` (`context=[]`), so the only way the research can reach it is memory:
+"""),
+    ("code", "memory", '''
+import uuid
+
+memory_researcher = Agent(role="Researcher", goal="Find facts", backstory="Careful")
+memory_writer = Agent(role="Writer", goal="Write clearly", backstory="Clear")
+research = Task(description="Research the history of tea", expected_output="Notes", agent=memory_researcher)
+article = Task(description="Write a short article about the history of tea", expected_output="Article",
+               agent=memory_writer, context=[])
+crew = Crew(agents=[memory_researcher, memory_writer], tasks=[research, article], memory=True,
+            embedder=controls.local_embedder(), name=f"tea-{uuid.uuid4().hex[:6]}")
+await crew.kickoff_async()
+run = course.last_run()
+writer_call = next(call for call in run.llm_calls if call.role == "Writer")
+start = writer_call.prompt.find("Relevant memories:")
+print(writer_call.prompt[start:start + 300] if start >= 0 else "no memories reached the writer")
+'''),
+    # --- cache -----------------------------------------------------------------------------------------
+    ("md", "cache-md", r"""
+## 11 · Cache
+
+**⚠ The guide's comment `cache=True  # Cache LLM responses` is wrong.** CrewAI caches **tool results**, keyed by
+the tool's name and input: a second identical tool call is answered from the cache, while the model is still
+called every time. (And `cache` is off unless you turn it on.)
+
+`controls.FactLookupTool` counts how often it really runs. Two agents look up the same phrase:
+"""),
+    ("code", "cache", '''
+def lookup_crew(tool, cache):
+    looker = Agent(role="Researcher", goal="Find facts", backstory="Careful", tools=[tool])
+    checker = Agent(role="Fact checker", goal="Check facts", backstory="Strict", tools=[tool])
+    return Crew(agents=[looker, checker], cache=cache, tasks=[
+        Task(description="Look up 'the boiling point of water'", expected_output="A fact", agent=looker),
+        Task(description="Check 'the boiling point of water'", expected_output="A checked fact", agent=checker),
+    ])
+
+for cache in (False, True):
+    tool = controls.FactLookupTool()
+    await lookup_crew(tool, cache).kickoff_async()
+    print(f"cache={cache!s:5}: the tool really ran {tool.runs} time(s); "
+          f"the model was called {len(course.last_run().llm_calls)} times")
+'''),
+    # --- inputs ----------------------------------------------------------------------------------------
+    ("md", "inputs-md", r"""
+## 12 · Kickoff inputs
+
+`{placeholders}` in roles, goals, backstories, descriptions and expected outputs are filled from
+`kickoff(inputs={...})` (here `kickoff_async(inputs=...)`). A placeholder with no input is an error.
+"""),
+    ("code", "inputs", '''
+def briefing():
+    analyst = Agent(role="{audience} Analyst", goal="Explain {topic} to {audience}", backstory="Clear speaker")
+    task = Task(description="Research {topic} for {audience}", expected_output="Research report", agent=analyst)
+    return Crew(agents=[analyst], tasks=[task])
+
+result = await briefing().kickoff_async(inputs={"topic": "Artificial Intelligence", "audience": "Business executives"})
+print(course.last_run().tasks[0].description)
+print(result.raw)
+try:
+    await briefing().kickoff_async(inputs={"topic": "Artificial Intelligence"})
+except Exception as error:
+    explain(error)
+'''),
+    # --- errors -----------------------------------------------------------------------------------------
+    ("md", "errors-md", r"""
+## 13 · Error handling
+
+When a model call fails, CrewAI retries the agent (3 attempts in all, printing *"Error executing listener
+call_llm_and_parse"* each time), then the error reaches your `try/except`. Below, the writer's model is told to
+fail (`fail_roles=["Writer"]`), so the research succeeds and the run stops at the writing task.
+(Errors that mention a *rate limit* are retried more, about 8 s here: not shown.)
+"""),
+    ("code", "errors", '''
+flaky = course.ScriptedLLM(latency=0.01, fail_roles=["Writer"])
+
+def fragile_crew():
+    r = Agent(role="Researcher", goal="Find facts", backstory="Careful", llm=flaky)
+    w = Agent(role="Writer", goal="Write clearly", backstory="Clear", llm=flaky)
+    t1 = Task(description="Research the history of tea", expected_output="Notes", agent=r)
+    t2 = Task(description="Write about the history of tea", expected_output="Article", agent=w, context=[t1])
+    return Crew(agents=[r, w], tasks=[t1, t2])
+
+try:
+    result = await fragile_crew().kickoff_async()
+except Exception as error:
+    print(f"Crew execution failed: {type(error).__name__}: {error}")
+print(course.last_run().summary())
+'''),
+    ("md", "errors-retry-md", r"""
+"Retry or use a fallback", written out: `controls.arun_with_retry` builds a **fresh** crew per attempt (a crew
+that failed half-way keeps its half-finished state) and returns the fallback if every attempt fails.
+"""),
+    ("code", "errors-retry", '''
+outcome = await controls.arun_with_retry(fragile_crew, attempts=2, fallback="(the research notes, unedited)")
+print(f"attempts: {outcome.attempts}, used fallback: {outcome.used_fallback}")
+print(outcome.errors)
+print(outcome.result)
+'''),
+    # --- verbose ----------------------------------------------------------------------------------------
+    ("md", "verbose-md", r"""
+## 14 · Monitoring: `verbose`
+
+`verbose=True` prints each agent's task and answer as it works. **⚠ It takes a boolean only** in 1.15.30 (old
+releases accepted levels like `verbose=2`). The final "Crew Completion" panel may appear after the cell's own
+output.
+"""),
+    ("code", "verbose", '''
+solo = Agent(role="Researcher", goal="Find accurate information", backstory="Expert researcher")
+solo_task = Task(description="Research AI trends", expected_output="Three bullet points", agent=solo)
+result = await Crew(agents=[solo], tasks=[solo_task], verbose=True).kickoff_async()
+'''),
+    # --- summary -----------------------------------------------------------------------------------------
+    ("md", "summary-md", r"""
+## Quick reference (CrewAI 1.15.30)
+
+```python
+Crew(agents=[a1, a2, a3], tasks=[t1, t2, t3], process=Process.sequential)           # list order, agent= on each task
+Crew(agents=[a1, a2, a3], tasks=[t1, t2, t3], process=Process.hierarchical,
+     manager_agent=manager)                  # or manager_llm="gpt-4o"; tasks without agent=; no async tasks
+Task(..., async_execution=True)              # runs alongside its async neighbours; one agent per concurrent task
+Task(..., context=[t1, t2])                  # waits for t1 and t2 and receives their outputs (the join)
+result = await crew.kickoff_async(inputs={"topic": "AI"})       # in a notebook; crew.kickoff() in a script
+```
+
+Next: the exercises. `01_sequential` → `02_hierarchical` → `03_async` → `04_mixed_phases`.
+"""),
+]

@@ -1,0 +1,173 @@
+"""Exercise 4: the four-phase flow, written down as a DAG first, then built and checked against it."""
+
+from cells_01_sequential import SETUP
+
+CELLS = [
+    ("md", "intro", r"""
+# Exercise 4 · Mix the phases
+
+The guide's "mixing approaches" flow has four phases:
+
+1. two research tasks, in parallel;
+2. an analysis that needs both;
+3. two outputs from the analysis (a report and a presentation), in parallel;
+4. a final review of both outputs.
+
+Draw the graph first, as data: which task waits for which. Then build the crew, and let the course draw both and
+check they agree. Build systems (Make, Bazel) work the same way: `context` lists the edges, `async_execution`
+marks the tasks free to run side by side.
+
+| Part | What is graded | Points |
+|---|---|---|
+| 4.1 | your DAG, written as data, is the four-phase flow | 2 |
+| 4.2 | your crew's graph matches your DAG | 2 |
+| 4.3 | phases 1 and 3 each run their two tasks at the same time | 2 |
+| 4.4 | the analysis and the final review each wait for, and receive, both tasks before them | 2 |
+| | **total** | **8** |
+"""),
+    ("locked", "setup", SETUP),
+    ("md", "dag-md", r"""
+## 4.1 The plan, as data
+
+Write `dag` as a dict: one key per task (six tasks, any names), and for each the list of tasks it **waits for**
+(`[]` for a task that waits for nothing). For example, `"analysis": ["research A", "research B"]`.
+"""),
+    ("answer", "mixed_dag", '''
+### BEGIN SOLUTION
+dag = {
+    "research market": [],
+    "research technology": [],
+    "analysis": ["research market", "research technology"],
+    "report": ["analysis"],
+    "presentation": ["analysis"],
+    "final review": ["report", "presentation"],
+}
+### END SOLUTION
+'''),
+    ("locked", "mixed_dag_picture", '''
+pictures.dag(dag, title="Your plan")
+'''),
+    ("test", "test_mixed_dag", '''
+from autograder import checks
+checks.dag_data(dag)
+### BEGIN HIDDEN TESTS
+checks.integrity()
+checks.dag_data(dag)
+### END HIDDEN TESTS
+''', 2),
+    ("md", "build-md", r"""
+## 4.2 Build it
+
+Fill in `build_crew()` so that it returns a `Crew` (`process=Process.sequential`) that does what your `dag` says:
+
+* give each task `name=` the key it has in `dag`, so the drawings line up (the grader compares the shapes, so
+  other names still count, but matching names make the pictures easier to read);
+* `context=[...]` is a task's list of what it waits for;
+* the two tasks of a parallel phase get `async_execution=True` and **an agent each**;
+* tasks are listed in an order where everything a task waits for comes before it.
+
+CrewAI 1.15.30 checks a few rules when you build the crew: an async task may not list another async task *right
+before it* in its `context`, a crew may end with at most one async task, and a task may not wait for a later one.
+"""),
+    ("answer", "mixed_build", '''
+def build_crew():
+    """The four-phase flow: parallel research -> analysis -> parallel outputs -> final review."""
+    ### BEGIN SOLUTION
+    market_researcher = Agent(role="Market Researcher", goal="Research markets", backstory="Knows the market")
+    tech_researcher = Agent(role="Technology Researcher", goal="Research technology", backstory="Reads the papers")
+    analyst = Agent(role="Analyst", goal="Analyze research", backstory="A data analyst")
+    writer = Agent(role="Report Writer", goal="Write reports", backstory="Writes for executives")
+    designer = Agent(role="Presentation Designer", goal="Design presentations", backstory="Makes clear slides")
+    editor = Agent(role="Senior Editor", goal="Review all outputs", backstory="Has the final word")
+    market = Task(name="research market", description="Research the market for home batteries",
+                  expected_output="Market notes", agent=market_researcher, async_execution=True)
+    technology = Task(name="research technology", description="Research home battery technology",
+                      expected_output="Technology notes", agent=tech_researcher, async_execution=True)
+    analysis = Task(name="analysis", description="Analyze all research", expected_output="Analysis",
+                    agent=analyst, context=[market, technology])
+    report = Task(name="report", description="Write the report", expected_output="Report",
+                  agent=writer, context=[analysis], async_execution=True)
+    presentation = Task(name="presentation", description="Create the presentation", expected_output="Slides",
+                        agent=designer, context=[analysis], async_execution=True)
+    review = Task(name="final review", description="Review all outputs", expected_output="Review notes",
+                  agent=editor, context=[report, presentation])
+    return Crew(agents=[market_researcher, tech_researcher, analyst, writer, designer, editor],
+                tasks=[market, technology, analysis, report, presentation, review], process=Process.sequential)
+    ### END SOLUTION
+'''),
+    ("md", "compare-md", r"""
+Your plan next to your crew. Edges in both are grey; the legend under the drawing gives the colours of an edge
+that only one of them has (the crew is missing a wait you planned, or waits for something you did not plan).
+"""),
+    ("locked", "mixed_compare", '''
+from course.traps import explain
+try:
+    crew = build_crew()
+except NotImplementedError:
+    raise  # build_crew() is not written yet
+except Exception as error:
+    explain(error)  # a known trap? this says what went wrong and how to fix it
+    raise
+pictures.compare_dags(dag, crew)
+'''),
+    ("test", "test_mixed_matches", '''
+from autograder import checks
+checks.mixed_matches_dag(dag, build_crew)
+### BEGIN HIDDEN TESTS
+checks.integrity()
+checks.mixed_matches_dag(dag, build_crew)
+### END HIDDEN TESTS
+''', 2),
+    ("md", "run-md", r"""
+## 4.3 and 4.4 Run it
+
+Now the timeline: the two research bars side by side, the analysis after both, the two output bars side by side,
+the review last. The gold line on the graph is the critical path, the chain that sets the wall time.
+"""),
+    ("locked", "mixed_run", '''
+try:
+    result = await crew.kickoff_async()
+except Exception as error:
+    explain(error)
+    raise
+run = course.last_run()
+print(run.summary())
+path, seconds = run.critical_path()
+print(f"\\ncritical path {seconds:.2f} s ({' -> '.join(path)}), wall time {run.wall_time:.2f} s")
+pictures.gantt(run)
+'''),
+    ("test", "test_mixed_parallel", '''
+from autograder import checks
+checks.mixed_parallel(build_crew)
+### BEGIN HIDDEN TESTS
+checks.integrity()
+checks.mixed_parallel(build_crew, thorough=True)
+### END HIDDEN TESTS
+''', 2),
+    ("test", "test_mixed_joins", '''
+from autograder import checks
+checks.mixed_joins(build_crew)
+### BEGIN HIDDEN TESTS
+checks.integrity()
+checks.mixed_joins(build_crew, thorough=True)
+### END HIDDEN TESTS
+''', 2),
+    ("md", "explorer-md", r"""
+## Explore (not graded)
+
+Predict, then run: the explorer below lets you change the model's latency, guess the wall time, run your crew,
+and compare your guess with the timeline.
+"""),
+    ("locked", "mixed_explorer", '''
+from course.explorer import explorer
+explorer(build_crew)
+'''),
+    ("md", "wrap-up", r"""
+## What you saw
+
+* A DAG written down first is a spec you can check: the crew either matches it or it doesn't.
+* Each join (analysis, final review) is a sync task whose `context` lists the phase before it; each parallel
+  phase is a pair of async tasks with their own agents.
+* The wall time is close to the critical path: four turns of the model, not six.
+"""),
+]

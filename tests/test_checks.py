@@ -1,0 +1,215 @@
+"""The grading checks on their own, in-process: right answers pass, wrong ones fail with a message that says why.
+
+Fast (no kernel, no nbgrader): every answer is a build function from
+``tests/crew_answers.py`` or the reference solution in ``source/``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from crewai import Agent, Crew, Process, Task
+
+import course
+from autograder import checks, integrity, shapes
+from autograder.feedback import CheckFailed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crew_answers import ALTERNATIVE, MISSING_JOIN_03, WRONG  # noqa: E402
+
+SOURCE = Path(__file__).resolve().parents[1] / "source" / "crew_processes"
+MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
+
+
+def solution(notebook: str, cell_id: str) -> str:
+    nb = nbformat.read(SOURCE / notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.id == cell_id)
+    return MARKERS.sub("", cell.source)
+
+
+def define(source: str, name: str = "build_crew"):
+    namespace = {"Agent": Agent, "Task": Task, "Crew": Crew, "Process": Process, "course": course}
+    exec(compile(source, "<answer>", "exec"), namespace)  # noqa: S102 (test answers written in this repo)
+    return namespace[name]
+
+
+REFERENCE = {nb: define(solution(nb, cell)) for nb, cell in (
+    ("01_sequential.ipynb", "seq_build"), ("02_hierarchical.ipynb", "hier_build"),
+    ("03_async.ipynb", "async_build"), ("04_mixed_phases.ipynb", "mixed_build"))}
+REFERENCE_DAG = define(solution("04_mixed_phases.ipynb", "mixed_dag"), "dag")
+
+
+def failure(call, *args, **kwargs) -> str:
+    with pytest.raises(CheckFailed) as caught:
+        call(*args, **kwargs)
+    message = str(caught.value)
+    assert "Expected:" in message and "What happened:" in message and "Hint:" in message
+    return message
+
+
+@pytest.mark.parametrize("answers", [REFERENCE, {nb: define(c[k]) for nb, c in ALTERNATIVE.items()
+                                                 for k in c if k.endswith("build")}],
+                         ids=["reference", "alternative"])
+def test_right_answers_pass_every_behaviour_check(answers, capsys):
+    one, two, three, four = (answers[nb] for nb in sorted(answers))
+    checks.integrity()
+    checks.sequential_crew(one)
+    checks.sequential_order(one, thorough=True)
+    checks.sequential_context(one, thorough=True)
+    checks.sequential_determinism(one, [checks.run(one).order()] * 2)
+    checks.hierarchical_setup(two)
+    checks.hierarchical_delegation(two, thorough=True)
+    checks.hierarchical_order(two, thorough=True)
+    checks.async_shape(three)
+    checks.async_agents(three)
+    checks.async_overlap(three, thorough=True)
+    checks.async_join(three, thorough=True)
+    checks.async_timing(three, 0.5, 0.9)
+    checks.mixed_parallel(four, thorough=True)
+    checks.mixed_joins(four, thorough=True)
+    assert capsys.readouterr().out.count("\u2714") == 14
+
+
+def test_the_comparison_answers_accept_other_wordings_and_check_the_numbers():
+    hierarchical = REFERENCE["02_hierarchical.ipynb"]
+    from course.examples import sequential_crew
+
+    checks.hierarchical_answers(hierarchical, "The task list", "manager", 6, baseline=sequential_crew)
+    assert "Who decided the order" in failure(checks.hierarchical_answers, hierarchical, "the manager", "manager", 6,
+                                              baseline=sequential_crew)
+    assert "Who decided which agent" in failure(checks.hierarchical_answers, hierarchical, "the task list",
+                                                "the task list", 6, baseline=sequential_crew)
+    assert "9 model calls" in failure(checks.hierarchical_answers, hierarchical, "the task list", "manager", 3,
+                                      baseline=sequential_crew)
+
+
+def test_dags_are_compared_by_shape_not_names():
+    alternative = define(ALTERNATIVE["04_mixed_phases.ipynb"]["mixed_dag"], "dag")
+    for dag in (REFERENCE_DAG, alternative):
+        checks.dag_data(dag)
+    checks.mixed_matches_dag(REFERENCE_DAG, REFERENCE["04_mixed_phases.ipynb"])
+    checks.mixed_matches_dag(alternative, define(ALTERNATIVE["04_mixed_phases.ipynb"]["mixed_build"]))
+    checks.mixed_matches_dag(alternative, REFERENCE["04_mixed_phases.ipynb"])
+    broken = dict(REFERENCE_DAG, **{"final review": ["report"]})
+    assert "'final review' does not wait for 'presentation'" in failure(checks.dag_data, broken)
+    assert "not a key" in failure(checks.dag_data, {"a": ["b"]})
+    assert "cycle" in failure(checks.dag_data, {"a": ["b"], "b": ["a"]})
+    assert "2 -> 1 -> 2 -> 1" in failure(checks.dag_data, {k: [] for k in "abcdef"})
+    assert "does not wait for what your DAG says" in failure(
+        checks.mixed_matches_dag, broken, REFERENCE["04_mixed_phases.ipynb"])
+
+
+def test_no_context_loses_the_context_points_only():
+    wrong = define(WRONG["01_sequential.ipynb"]["seq_build"])
+    checks.sequential_crew(wrong)
+    checks.sequential_order(wrong)
+    assert "does not list" in failure(checks.sequential_context, wrong)
+
+
+def test_async_under_hierarchical_is_named_as_the_reason():
+    wrong = define(WRONG["02_hierarchical.ipynb"]["hier_build"])
+    for check in (checks.hierarchical_setup, checks.hierarchical_delegation, checks.hierarchical_order):
+        assert "asynchronous under the hierarchical process" in failure(check, wrong)
+
+
+def test_one_agent_on_all_async_tasks_fails_with_the_fix():
+    wrong = define(WRONG["03_async.ipynb"]["async_build"])
+    checks.async_shape(wrong)
+    assert "one researcher per topic" in failure(checks.async_agents, wrong)
+    message = failure(checks.async_overlap, wrong)
+    assert "Executor is already running" in message and "its own agent" in message
+    assert "Executor is already running" in failure(checks.async_timing, wrong, 0.5, 0.9)
+
+
+def test_a_missing_join_loses_the_join_points_only():
+    wrong = define(MISSING_JOIN_03)
+    checks.async_shape(wrong)
+    checks.async_agents(wrong)
+    checks.async_overlap(wrong)
+    assert "missing from its context: 'Research topic C'" in failure(checks.async_join, wrong)
+    mixed = define(WRONG["04_mixed_phases.ipynb"]["mixed_build"])
+    checks.mixed_parallel(mixed)
+    assert "missing: 'presentation'" in failure(checks.mixed_joins, mixed)
+    assert "does not wait for what your DAG says" in failure(checks.mixed_matches_dag, REFERENCE_DAG, mixed)
+
+
+def test_unwritten_and_broken_answers_get_a_message_not_a_traceback():
+    def unwritten(parallel=True):
+        raise NotImplementedError()
+
+    assert "not written yet" in failure(checks.async_shape, unwritten)
+    assert "could not be called with parallel=True" in failure(checks.async_shape, lambda: None)
+    assert "did not return a Crew" in failure(checks.sequential_crew, lambda: "crew")
+    assert "expected_output" in failure(checks.sequential_crew, lambda: Task(description="x"))
+    assert "not a measured time" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], "fast", 1.0)
+    assert "was not faster" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], 2.0, 1.0)
+    assert "shorter than any real run" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], 0.1, 1.0,
+                                                  model_latency=0.12)
+    assert "at least two runs" in failure(checks.sequential_determinism, REFERENCE["01_sequential.ipynb"], [])
+    assert "does not match" in failure(checks.sequential_determinism, REFERENCE["01_sequential.ipynb"],
+                                       [["a"], ["a"]])
+
+
+def test_outputs_not_written_by_the_course_model_earn_nothing():
+    class Canned(course.ScriptedLLM):
+        def reply(self, messages, **kwargs):
+            return "Final Answer: I did it, trust me."
+
+    def faked():
+        crew = REFERENCE["01_sequential.ipynb"]()
+        model = Canned()
+        for agent in crew.agents:
+            agent.llm = model
+        return crew
+
+    assert "did not come from the course model" in failure(checks.sequential_crew, faked)
+
+
+def test_a_hanging_crew_times_out_with_a_message():
+    import threading
+
+    release = threading.Event()
+
+    class Stuck(course.ScriptedLLM):
+        def reply(self, messages, **kwargs):
+            release.wait(5)
+            return super().reply(messages, **kwargs)
+
+    def stuck():
+        crew = REFERENCE["01_sequential.ipynb"]()
+        for agent in crew.agents:
+            agent.llm = Stuck()
+        return crew
+
+    try:
+        assert "did not finish" in failure(checks.run, stuck, timeout=0.5)
+    finally:
+        release.set()
+
+
+def test_integrity_notices_a_patched_recorder(monkeypatch):
+    monkeypatch.setattr(course.recording.RecordedRun, "overlap", lambda self, a, b: True)
+    monkeypatch.setattr(course.replies, "work", lambda prompt: "[ref:000000 by X] done")
+    assert integrity.problems() == ["course.replies.work was replaced",
+                                    "course.recording.RecordedRun.overlap was replaced"]
+    assert "changed inside this notebook" in failure(checks.integrity)
+
+
+def test_graph_rule_matches_the_recorded_run():
+    crew = REFERENCE["04_mixed_phases.ipynb"]()
+    assert shapes.crew_graph(crew) == checks.run(crew).dependencies()
+    assert shapes.four_phase_problem(shapes.crew_graph(crew)) is None
+
+
+def test_max_rpm_does_not_make_grading_wait_a_minute():
+    def limited():
+        crew = REFERENCE["02_hierarchical.ipynb"]()
+        return Crew(agents=crew.agents, tasks=crew.tasks, process=crew.process, manager_agent=crew.manager_agent,
+                    max_rpm=2)
+
+    recorded = checks.run(limited, timeout=20)
+    assert len(recorded.llm_calls) == 9 and recorded.wall_time < 10
