@@ -34,12 +34,21 @@ bench: env
 release: env
 	$(RUN) $(PY) -m autograder release
 
+# JupyterLab on lab-work/crew_processes/ (copied from release/ where absent). Options:
+# make lab LAB_ARGS="--port 9000 --no-browser"  (see: .venv/bin/python -m autograder lab --help)
 lab: env
-	$(RUN) $(PY) -m autograder lab
+	$(RUN) $(PY) -m autograder lab $(LAB_ARGS)
 
-# Debian's Chromium for the browser test (Playwright's own browser download cannot work offline).
+# Debian's Chromium for the browser test (Playwright's own browser download cannot work
+# offline; the test launches /usr/bin/chromium). Without root the test is skipped instead.
 browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser test (once)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing and apt needs root: the browser test will be skipped (sudo make browser)"; \
+	  fi; }
 
 lock: env
 	$(PY) -m pip freeze --exclude-editable | sed '1i # Every transitive version, frozen from a working install (Python 3.11). Regenerate: make lock' > requirements.lock
