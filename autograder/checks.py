@@ -36,10 +36,12 @@ TIMED, TIMED_THOROUGH = (0.05,), (0.03, 0.08)
 
 def integrity() -> None:
     """The course kit and the grader are as shipped (hidden tests run this first)."""
+    __tracebackhide__ = True
     _integrity.check()
 
 
 def _runs(build_crew: Any, thorough: bool, timed: bool = False, **arguments: Any):
+    __tracebackhide__ = True
     if timed:
         latencies = TIMED_THOROUGH if thorough else TIMED
     else:
@@ -49,24 +51,29 @@ def _runs(build_crew: Any, thorough: bool, timed: bool = False, **arguments: Any
 
 def _names(items: list[Any], joiner: str = ", ") -> str:
     """Task names for a message: ``joiner=" -> "`` for an order, a plain list otherwise."""
+    __tracebackhide__ = True
     return joiner.join(repr(shapes.label(i)) if not isinstance(i, str) else repr(i) for i in items) or "(none)"
 
 
 def _order(items: list[Any]) -> str:
+    __tracebackhide__ = True
     return _names(items, " -> ")
 
 
 def _process(crew: Crew) -> str:
+    __tracebackhide__ = True
     return str(getattr(crew.process, "value", crew.process))
 
 
 def _role(agent: Any) -> str | None:
+    __tracebackhide__ = True
     return str(agent.role) if agent is not None else None
 
 
 # --- 01: sequential ----------------------------------------------------------------------
 
 def _three_sequential_tasks(crew: Crew) -> None:
+    __tracebackhide__ = True
     if _process(crew) != Process.sequential.value:
         fail("The crew does not use the sequential process.", "process=Process.sequential",
              f"process={_process(crew)}", "Pass process=Process.sequential to Crew(...).")
@@ -81,6 +88,7 @@ def _three_sequential_tasks(crew: Crew) -> None:
 
 def sequential_crew(build_crew: Any) -> None:
     """Three sync tasks, each with its own agent, run sequentially through the course model."""
+    __tracebackhide__ = True
     crew = build(build_crew)
     _three_sequential_tasks(crew)
     missing = [t for t in crew.tasks if t.agent is None]
@@ -97,6 +105,7 @@ def sequential_crew(build_crew: Any) -> None:
 
 def sequential_order(build_crew: Any, thorough: bool = False) -> None:
     """The tasks ran in list order, one at a time, every time."""
+    __tracebackhide__ = True
     crew = build(build_crew)
     _three_sequential_tasks(crew)
     for recorded in _runs(build_crew, thorough):
@@ -115,6 +124,7 @@ def sequential_order(build_crew: Any, thorough: bool = False) -> None:
 
 def sequential_context(build_crew: Any, thorough: bool = False) -> None:
     """Each step names the previous one in ``context`` and really receives its output."""
+    __tracebackhide__ = True
     crew = build(build_crew)
     _three_sequential_tasks(crew)
     tasks = list(crew.tasks)
@@ -138,6 +148,7 @@ def sequential_context(build_crew: Any, thorough: bool = False) -> None:
 
 def sequential_determinism(build_crew: Any, orders: Any) -> None:
     """The learner's repeated runs and the grader's all show one and the same order."""
+    __tracebackhide__ = True
     if not isinstance(orders, (list, tuple)) or len(orders) < 2:
         fail("`orders` should hold the order of at least two runs.", "a list like [run1.order(), run2.order(), ...]",
              f"{orders!r}"[:120], "Run your crew several times and append course.last_run().order() each time.")
@@ -161,6 +172,7 @@ def sequential_determinism(build_crew: Any, orders: Any) -> None:
 # --- 02: hierarchical -----------------------------------------------------------------
 
 def _hierarchical(crew: Crew) -> None:
+    __tracebackhide__ = True
     if _process(crew) != Process.hierarchical.value:
         fail("The crew does not use the hierarchical process.", "process=Process.hierarchical",
              f"process={_process(crew)}", "Pass process=Process.hierarchical to Crew(...).")
@@ -179,6 +191,7 @@ def _hierarchical(crew: Crew) -> None:
 
 def hierarchical_setup(build_crew: Any) -> None:
     """A hierarchical crew with a manager (agent or model) that runs to the end."""
+    __tracebackhide__ = True
     crew = build(build_crew)
     _hierarchical(crew)
     recorded = run(crew, latency=FAST[0])
@@ -188,6 +201,7 @@ def hierarchical_setup(build_crew: Any) -> None:
 
 def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
     """Every task was really done by a worker the manager chose, and not all by one."""
+    __tracebackhide__ = True
     crew = build(build_crew)
     _hierarchical(crew)
     roles = {str(a.role) for a in crew.agents}
@@ -206,6 +220,7 @@ def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
 
 def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
     """Tasks still ran in list order, one at a time, each seeing the previous output."""
+    __tracebackhide__ = True
     crew = build(build_crew)
     _hierarchical(crew)
     for recorded in _runs(build_crew, thorough):
@@ -226,6 +241,7 @@ def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
 
 
 def _choice(value: Any) -> str | None:
+    __tracebackhide__ = True
     text = " ".join(str(value).lower().replace("_", " ").split())
     if "manager" in text and "list" not in text:
         return "manager"
@@ -237,6 +253,7 @@ def _choice(value: Any) -> str | None:
 def hierarchical_answers(build_crew: Any, order_decided_by: Any, workers_decided_by: Any, extra_calls: Any,
                          baseline: Any) -> None:
     """Who decided the order, who decided the workers, and what the manager cost in model calls."""
+    __tracebackhide__ = True
     if _choice(order_decided_by) != "task list":
         fail("Who decided the order the tasks ran in?", "TASK_LIST",
              f"{order_decided_by!r}", "Compare the order in both runs with the order of tasks=[...].")
@@ -260,6 +277,7 @@ def hierarchical_answers(build_crew: Any, order_decided_by: Any, workers_decided
 
 def _async_parts(crew: Crew) -> tuple[list[Any], Any]:
     """The async tasks and the join: the sync task whose context holds the most of them."""
+    __tracebackhide__ = True
     if _process(crew) != Process.sequential.value:
         fail("Async tasks need the sequential process here.", "process=Process.sequential",
              f"process={_process(crew)}",
@@ -284,6 +302,7 @@ def _async_parts(crew: Crew) -> tuple[list[Any], Any]:
 
 def async_shape(build_crew: Any) -> None:
     """Three async tasks and a sync synthesis at the end; parallel=False makes them all sync."""
+    __tracebackhide__ = True
     crew = build(build_crew, parallel=True)
     asynchronous, join = _async_parts(crew)
     if len(crew.tasks) != 4 or crew.tasks[-1] is not join:
@@ -300,6 +319,7 @@ def async_shape(build_crew: Any) -> None:
 
 def async_agents(build_crew: Any) -> None:
     """Each async task has its own agent (one agent cannot run two tasks at once)."""
+    __tracebackhide__ = True
     crew = build(build_crew, parallel=True)
     asynchronous, _join = _async_parts(crew)
     roles = [_role(t.agent) for t in asynchronous]
@@ -316,6 +336,7 @@ def async_agents(build_crew: Any) -> None:
 
 def async_overlap(build_crew: Any, thorough: bool = False) -> None:
     """The three research tasks really ran at the same time."""
+    __tracebackhide__ = True
     crew = build(build_crew, parallel=True)
     _async_parts(crew)
     for recorded in _runs(build_crew, thorough, timed=True, parallel=True):
@@ -332,6 +353,7 @@ def async_overlap(build_crew: Any, thorough: bool = False) -> None:
 
 def async_join(build_crew: Any, thorough: bool = False) -> None:
     """The synthesis lists all three in context, waits for all three, and receives all three outputs."""
+    __tracebackhide__ = True
     crew = build(build_crew, parallel=True)
     asynchronous, join = _async_parts(crew)
     context = join.context if isinstance(join.context, list) else []
@@ -363,6 +385,7 @@ def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any
     chain of model turns (2 in the parallel version, 4 in the sequential one), so a number below that
     was typed, not measured.
     """
+    __tracebackhide__ = True
     for name, value, turns in (("parallel_seconds", parallel_seconds, 2), ("sequential_seconds", sequential_seconds, 4)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             fail(f"`{name}` is not a measured time.", "a number of seconds from time.perf_counter()",
@@ -397,6 +420,7 @@ def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any
 
 def dag_data(dag: Any) -> None:
     """The learner's graph is the four-phase flow."""
+    __tracebackhide__ = True
     try:
         graph = shapes.normalise(dag)
     except ValueError as exc:
@@ -411,6 +435,7 @@ def dag_data(dag: Any) -> None:
 
 
 def _crew_graph_problem(crew: Crew) -> str | None:
+    __tracebackhide__ = True
     if _process(crew) != Process.sequential.value:
         return f"process={_process(crew)}; async phases need Process.sequential in CrewAI 1.15.30"
     return shapes.four_phase_problem(shapes.crew_graph(crew))
@@ -418,6 +443,7 @@ def _crew_graph_problem(crew: Crew) -> str | None:
 
 def mixed_matches_dag(dag: Any, build_crew: Any) -> None:
     """The crew's real wait graph (from context and async flags) is the learner's DAG."""
+    __tracebackhide__ = True
     try:
         graph = shapes.normalise(dag)
     except ValueError as exc:
@@ -444,6 +470,7 @@ def mixed_matches_dag(dag: Any, build_crew: Any) -> None:
 
 def _batches(crew: Crew) -> list[tuple[list[int], int | None]]:
     """Runs of consecutive async tasks (CrewAI starts each run together), each with the sync task after it."""
+    __tracebackhide__ = True
     found: list[tuple[list[int], int | None]] = []
     current: list[int] = []
     for i, task in enumerate(crew.tasks):
@@ -458,6 +485,7 @@ def _batches(crew: Crew) -> list[tuple[list[int], int | None]]:
 
 
 def _mixed_phases(build_crew: Any) -> list[tuple[list[int], int | None]]:
+    __tracebackhide__ = True
     crew = build(build_crew)
     if _process(crew) != Process.sequential.value:
         fail("The crew does not use the sequential process.", "process=Process.sequential",
@@ -474,6 +502,7 @@ def _mixed_phases(build_crew: Any) -> list[tuple[list[int], int | None]]:
 
 def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
     """Phase 1 and phase 3 each ran their two tasks at the same time."""
+    __tracebackhide__ = True
     batches = _mixed_phases(build_crew)
     for recorded in _runs(build_crew, thorough, timed=True):
         for number, (pair, _join) in zip((1, 3), batches):
@@ -487,6 +516,7 @@ def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
 
 def mixed_joins(build_crew: Any, thorough: bool = False) -> None:
     """Analysis and review each waited for both tasks before them and received both outputs."""
+    __tracebackhide__ = True
     batches = _mixed_phases(build_crew)
     if any(join is None for _pair, join in batches):
         fail("A parallel phase has no task after it.", "a sync task after each pair (analysis, final review)",

@@ -31,6 +31,7 @@ _DATACLASS_MADE = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__", 
 
 def _compiled(path: str) -> dict[str, list[types.CodeType]]:
     """Every code object in the file, by qualified name."""
+    __tracebackhide__ = True
     source = Path(path).read_text(encoding="utf-8")
     found: dict[str, list[types.CodeType]] = {}
     stack = [compile(source, path, "exec", dont_inherit=True)]
@@ -43,6 +44,7 @@ def _compiled(path: str) -> dict[str, list[types.CodeType]]:
 
 def _functions(module: types.ModuleType) -> Iterator[tuple[str, Any]]:
     """(where, function) for the module's own functions and its classes' methods."""
+    __tracebackhide__ = True
     for name, value in vars(module).items():
         if inspect.isfunction(value) and value.__module__ == module.__name__:
             yield name, inspect.unwrap(value)  # decorators (contextmanager, CrewAI's hooks) keep __wrapped__
@@ -60,6 +62,7 @@ def _plain(member: Any) -> Any:
     (``func``), pydantic's validator proxies (``wrapped``) and functools.wraps
     decorators (``__wrapped__``).
     """
+    __tracebackhide__ = True
     for _ in range(8):
         if isinstance(member, property):
             member = member.fget
@@ -74,6 +77,7 @@ def _plain(member: Any) -> Any:
 
 def _missing(module: types.ModuleType, expected: dict[str, list[types.CodeType]]) -> Iterator[str]:
     """Functions the file defines whose live counterpart is gone or different (``mod.f = lambda ...``)."""
+    __tracebackhide__ = True
     for qualname in expected:
         parts = qualname.split(".")
         if "<" in qualname or len(parts) > 2:
@@ -93,6 +97,7 @@ def _missing(module: types.ModuleType, expected: dict[str, list[types.CodeType]]
 
 
 def problems() -> list[str]:
+    __tracebackhide__ = True
     found = []
     for module_name in GUARDED:
         try:
@@ -122,6 +127,7 @@ def problems() -> list[str]:
 
 def check() -> None:
     """Raise a learner-facing AssertionError when the course or grader was changed in this kernel."""
+    __tracebackhide__ = True
     wrong = problems()
     if wrong:
         fail("The course kit was changed inside this notebook, so the run cannot be graded.",

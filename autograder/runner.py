@@ -25,6 +25,7 @@ DEFAULT_TIMEOUT = 30.0
 
 def build(make: Any, name: str = "build_crew", **arguments: Any) -> Crew:
     """Call the learner's build function (or accept a Crew) and return the Crew."""
+    __tracebackhide__ = True
     if isinstance(make, Crew):
         if arguments:
             fail(f"`{name}` should be a function.", f"a function like `def {name}(...)` that returns a Crew",
@@ -55,6 +56,7 @@ def build(make: Any, name: str = "build_crew", **arguments: Any) -> Crew:
 
 
 def _scripted_models(crew: Crew) -> list[ScriptedLLM]:
+    __tracebackhide__ = True
     found: dict[int, ScriptedLLM] = {}
     holders = list(crew.agents) + [crew.manager_agent] + [t.agent for t in crew.tasks]
     candidates = [getattr(h, "llm", None) for h in holders if h is not None]
@@ -67,6 +69,7 @@ def _scripted_models(crew: Crew) -> list[ScriptedLLM]:
 
 def _quiet(crew: Crew) -> None:
     """Graders re-run crews many times: keep verbose panels out of the test output."""
+    __tracebackhide__ = True
     for holder in [crew, *crew.agents, crew.manager_agent]:
         if holder is not None and getattr(holder, "verbose", False):
             try:
@@ -76,6 +79,7 @@ def _quiet(crew: Crew) -> None:
 
 
 def _short_minute(crew: Crew) -> Any:
+    __tracebackhide__ = True
     if not getattr(crew, "max_rpm", None) and not any(getattr(a, "max_rpm", None) for a in crew.agents):
         return contextlib.nullcontext()
     from course import controls
@@ -86,6 +90,7 @@ def _short_minute(crew: Crew) -> Any:
 def run(make: Any, latency: float = DEFAULT_LATENCY, timeout: float = DEFAULT_TIMEOUT,
         name: str = "build_crew", **arguments: Any) -> RecordedRun:
     """Build the learner's crew, kick it off, and return what really happened."""
+    __tracebackhide__ = True
     crew = build(make, name, **arguments)
     _quiet(crew)
     models = _scripted_models(crew)
@@ -128,6 +133,7 @@ def run(make: Any, latency: float = DEFAULT_LATENCY, timeout: float = DEFAULT_TI
 
 def verify_real(recorded: RecordedRun) -> None:
     """The outputs must come from the course's scripted model, not be typed in or faked."""
+    __tracebackhide__ = True
     if not recorded.llm_calls:
         fail("Your crew's run made no calls to the course model.",
              "every task answered by the course's scripted model", "no model calls were recorded",
@@ -143,6 +149,7 @@ def verify_real(recorded: RecordedRun) -> None:
 
 def runs(make: Any, count: int, latencies: tuple[float, ...] = (DEFAULT_LATENCY,), **kwargs: Any) -> list[RecordedRun]:
     """Several fresh runs, cycling through the latencies (different schedules, same crew)."""
+    __tracebackhide__ = True
     return [run(make, latency=latencies[i % len(latencies)], **kwargs) for i in range(count)]
 
 

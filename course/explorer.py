@@ -169,7 +169,8 @@ class Explorer(widgets.VBox):
         self.status = widgets.HTML(value=html.escape(problem) if problem else
                                    "Make your prediction, then click <b>Run</b>.")
         self.result = widgets.HTML(value="")
-        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # Hidden until there is a timeline: an empty Image shows a broken-image icon.
+        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
         self.button.on_click(lambda _button: self.run())
         self.latency.observe(lambda change: self._rescale(change["new"], len(names)), names="value")
         overlap_box = [widgets.HTML("Which tasks will run at the same time as another one?"),
@@ -225,6 +226,7 @@ class Explorer(widgets.VBox):
                 self.status.value = "Done. Change your prediction or the latency and run again."
             try:
                 self.picture.value = _png(run)
+                self.picture.layout.display = ""
             except Exception as error:  # a picture must never cost the learner the result
                 self.status.value = "Done (the timeline could not be drawn: " + html.escape(friendly(error)) + ")."
         except BaseException as error:

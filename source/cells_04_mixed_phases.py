@@ -33,6 +33,7 @@ Write `dag` as a dict: one key per task (six tasks, any names), and for each the
 (`[]` for a task that waits for nothing). For example, `"analysis": ["research A", "research B"]`.
 """),
     ("answer", "mixed_dag", '''
+dag = dict()  # your plan goes here: each task, with the list of tasks it waits for
 ### BEGIN SOLUTION
 dag = {
     "research market": [],
