@@ -30,7 +30,8 @@ NO_AGENT = re.compile(r"Agent is missing in the task with the following descript
 API_KEY = "OPENAI_API_KEY is required"
 # 1.15.30 nests one message in the other: "Missing required template variable 'Template
 # variable 'topic' not found in inputs dictionary' in description".
-TEMPLATE = re.compile(r"Missing required template variable '(?:Template variable ')?([^']*)'")
+# The inner wording is shared by every field (description, expected_output, role, goal, backstory).
+TEMPLATE = re.compile(r"Template variable '([^']*)' not found in inputs|Missing required template variable '(?!Template variable)([^']*)'")
 BAD_PROCESS = "Input should be 'sequential' or 'hierarchical'"
 VALIDATION_OF = re.compile(r"validation errors? for (\w+)")
 MISSING_FIELD = re.compile(r"^(\S+)\n\s+Field required", re.M)
@@ -164,8 +165,8 @@ TRAPS: list[_Trap] = [
     _text_trap("api-key", API_KEY,
                "This agent tried to call OpenAI, which the course never needs: run `import course` in the first "
                "cell, then rebuild your agents so that they use the offline scripted model."),
-    _regex_trap("template-variable", TEMPLATE, lambda key: (
-        f"A task mentions {{{key}}} but kickoff(inputs={{...}}) has no '{key}': add \"{key}\": ... to the inputs "
+    _regex_trap("template-variable", TEMPLATE, lambda key, other=None: (
+        f"Your crew mentions {{{(key := key or other)}}} but kickoff(inputs={{...}}) has no '{key}': add \"{key}\": ... to the inputs "
         "(or take the placeholder out of the text).")),
     _Trap("offline", lambda e, m: (
         "That code tried to reach the internet, and this course runs offline: nothing here needs a connection, "

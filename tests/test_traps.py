@@ -185,6 +185,19 @@ def test_missing_template_variable(llm):
     _diagnosed(caught.value, "template-variable", "{topic}", "'topic'")
 
 
+def test_missing_template_variable_in_expected_output_and_role(llm):
+    writer = _agent("Writer")
+    crew = Crew(agents=[writer], tasks=[Task(description="Write", expected_output="notes in {format}", agent=writer)])
+    with pytest.raises(ValueError) as caught:
+        crew.kickoff(inputs={"audience": "students"})
+    _diagnosed(caught.value, "template-variable", "{format}", "'format'")
+    named = _agent("Writer for {field}")
+    crew = Crew(agents=[named], tasks=[_task("Write", agent=named)])
+    with pytest.raises(KeyError) as caught:
+        crew.kickoff(inputs={"audience": "students"})
+    _diagnosed(caught.value, "template-variable", "{field}", "'field'")
+
+
 def test_openai_key_required_when_an_agent_escaped_the_course(llm, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     routing.deactivate()  # an agent built before `import course` looks like this
