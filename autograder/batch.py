@@ -1,0 +1,179 @@
+"""One batch, start to end: submissions folder -> grades.csv, feedback pages, summary.
+
+The steps, each in its own module: a template course from the current source
+(workspace), a pristine kit snapshot (kit), intake of every hand-in (intake),
+parallel grading (pool -> worker -> grading), outputs written atomically
+(report). Only ``BatchError`` means that grading could not run; anything a
+submission does ends as a ``failed`` row with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder import intake, kit, pool, report, workspace
+from autograder.grading import NotebookResult, Settings, failed_result, max_scores, template_notebooks
+from autograder.paths import ASSIGNMENT, BUILD, ROOT, SOURCE
+
+
+class BatchError(Exception):
+    """Grading could not run at all; the message says why and what to do."""
+
+
+@dataclass
+class BatchResult:
+    results: list[NotebookResult]
+    out: Path
+    summary: str
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (bench)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def default_kernel() -> str:
+    """"fork" (kernels forked from a warm process) where it works, else a fresh python per notebook."""
+    try:
+        from autograder import forkkernel
+    except ImportError:
+        return "fresh"
+    return "fork" if forkkernel.available() else "fresh"
+
+
+def _scratch(work: Path, create: bool = True) -> Path:
+    """Where each notebook's private course folder goes: memory-backed when the machine has it.
+
+    A notebook run commits to several SQLite files (the gradebook, CrewAI's kickoff store);
+    on a tmpfs those commits cost nothing, on a disk each one waits for the disk.
+    """
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        try:
+            free = shutil.disk_usage(shm).free
+        except OSError:
+            free = 0
+        if free > 2 * 2**30:
+            path = shm / f"crew-grading-{work.name}"
+            if create:
+                path.mkdir(parents=True, exist_ok=True)
+            return path
+    return work / "notebooks"
+
+
+def _budget(path: Path | None, settings: Settings) -> float:
+    """Seconds a notebook may take in all before the pool kills its worker."""
+    cells = 20
+    if path is not None:
+        try:
+            cells = sum(1 for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code")
+        except Exception:
+            pass
+    per_cell = settings.cell_timeout + settings.iopub_timeout + 5
+    return settings.startup_timeout + 60 + per_cell * (cells + 2)
+
+
+def grade_submissions(submissions: Path, out: Path, workers: int | None = None, *,
+                      source_root: Path = SOURCE, kit_root: Path = ROOT, assignment: str = ASSIGNMENT,
+                      cell_timeout: int = 60, kernel: str | None = None, work_root: Path | None = None,
+                      keep_work: bool = False, progress_stream=None,
+                      notebook_budget: float | None = None) -> BatchResult:
+    started = time.monotonic()
+    submissions, out = Path(submissions).resolve(), Path(out).resolve()
+    if not submissions.is_dir():
+        raise BatchError(f"The submissions folder {submissions} does not exist. Pass the folder that holds one "
+                         "folder or .zip per student.")
+    if out == submissions or submissions in out.parents:
+        raise BatchError(f"--out {out} is inside the submissions folder; grading never writes into the "
+                         "learners' folder. Choose another --out.")
+    work = Path(work_root or BUILD / "grading").resolve() / f"run-{os.getpid()}-{int(time.time())}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        timings: dict[str, float] = {}
+        clock = time.monotonic()
+        try:
+            template = workspace.build_template(source_root, work / "template", assignment)
+        except workspace.TemplateError as err:
+            raise BatchError(str(err)) from err
+        kit_dir = work / "kit"
+        kit_manifest = kit.snapshot(kit_dir, kit_root)
+        repo_kit_before = kit.manifest(kit_root)
+        notebooks = template_notebooks(template, assignment)
+        maxima = max_scores(template, assignment)
+        try:
+            intakes = intake.take_in_class(submissions, notebooks, work / "intake", assignment)
+        except intake.IntakeError as err:
+            raise BatchError(str(err)) from err
+
+        scratch = _scratch(work)
+        settings = Settings(template=str(template), kit=str(kit_dir), work=str(scratch),
+                            assignment=assignment, cell_timeout=cell_timeout, kernel=kernel or default_kernel(),
+                            keep_work=keep_work, kit_manifest=kit_manifest)
+        settings_path = work / "settings.json"
+        settings_path.write_text(settings.to_json())
+
+        results: list[NotebookResult] = []
+        tasks = []
+        for student in intakes:
+            gradable = {n: str(item.path) for n, item in student.notebooks.items() if item.path is not None}
+            for name, item in student.notebooks.items():
+                if item.path is None:
+                    results.append(failed_result(student.student_id, name, maxima.get(name, 0.0),
+                                                 item.problem or f"{name}.ipynb could not be graded."))
+            if gradable:
+                tasks.append(pool.Task(student.student_id, gradable, {}, maxima,
+                                       {n: notebook_budget or _budget(Path(p), settings)
+                                        for n, p in gradable.items()}))
+
+        timings["prepare"] = time.monotonic() - clock
+        clock = time.monotonic()
+        progress = report.Progress({s.student_id: len(s.notebooks) for s in intakes}, progress_stream)
+        for r in results:
+            progress.update(r)
+        try:
+            results += pool.grade(tasks, settings_path, work / "results", work / "logs",
+                                  workers or default_workers(), on_result=progress.update, stats=timings)
+        except pool.PoolError as err:
+            raise BatchError(f"Grading could not run: {err}") from err
+        finally:
+            progress.close()
+
+        timings["grading"] = time.monotonic() - clock
+        clock = time.monotonic()
+        warnings = []
+        changed = kit.differences(repo_kit_before, kit.manifest(kit_root))
+        if changed:
+            warnings.append(
+                "The course kit in the repository changed while this batch ran (" + "; ".join(changed[:5]) + "). "
+                "Grading was not affected (every notebook used a private copy), but check the change: "
+                f"`git status {' '.join(sorted({c.split('/')[0] for c in changed}))}` and "
+                "`git checkout -- <file>` to undo one a submission made.")
+        notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes]
+        seconds = time.monotonic() - started
+        summary = report.summary_table(results, seconds)
+        if notes:
+            summary += "\nIntake notes:\n" + "".join(f"  {n}\n" for n in notes)
+        if warnings:
+            summary += "\nWarnings:\n" + "".join(f"  {w}\n" for w in warnings)
+        try:
+            report.write_outputs(out, results, assignment, summary)
+        except OSError as err:
+            raise BatchError(f"The results could not be written to {out}: {err}") from err
+        timings["write"] = time.monotonic() - clock
+        (work / "done.json").write_text(json.dumps({"students": len(intakes), "notebooks": len(results)}))
+        return BatchResult(results=results, out=out, summary=summary, seconds=seconds, warnings=warnings,
+                           timings=timings)
+    finally:
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(_scratch(work, create=False), ignore_errors=True)

@@ -1,0 +1,124 @@
+"""`make bench`: stock serial nbgrader against `grade`, side by side, on the same class.
+
+    python -m autograder.bench [--students N] [--workers N] [--skip-stock]
+
+The class is made of the sample class's well-behaved students (correct,
+partial, wrong, untouched: no endless loops, which would only measure the
+time limit), repeated to N students. Stock: a course folder with those
+submissions, ``nbgrader autograde`` then ``nbgrader generate_feedback``, one
+process, one student after another, a fresh kernel per notebook (what an
+instructor runs by hand). Ours: ``python -m autograder grade`` with its
+defaults. Both produce grades and feedback for every notebook.
+
+Printed: seconds, the ratio, seconds per student, and the time a class of 200
+would take (fixed start-up cost + 200 x the measured cost per student).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder import batch, intake
+from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS, SOURCE, with_venv_on_path
+
+WELL_BEHAVED = ("ada_perfect", "cleo_partial", "dev_wrong_ideas", "ben_untouched", "gus_hardcoder", "ivy_zipped")
+STOCK_CONFIG = '''c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "crew-processes"
+c.CourseDirectory.db_assignments = [dict(name="{assignment}")]
+'''
+
+
+def make_class(dest: Path, students: int) -> list[str]:
+    """``dest/<id>/<assignment>/*.ipynb`` for ``students`` students cycled from the sample class."""
+    notebooks = sorted(p.stem for p in (SOURCE / ASSIGNMENT).glob("*.ipynb"))
+    pool = dict(intake.list_students(SAMPLE_CLASS))
+    ids = []
+    for n in range(students):
+        base = WELL_BEHAVED[n % len(WELL_BEHAVED)]
+        sid = f"{base}-{n // len(WELL_BEHAVED) + 1:02d}"
+        taken = intake.take_in(sid, pool[base], notebooks, dest / sid / ASSIGNMENT, ASSIGNMENT)
+        assert taken.gradable == notebooks, (base, taken.notebooks)
+        ids.append(sid)
+    return ids
+
+
+def run_stock(work: Path, klass: Path) -> float:
+    """Seconds for stock `nbgrader autograde` + `generate_feedback` on every student, serially."""
+    course = work / "stock"
+    shutil.copytree(SOURCE / ASSIGNMENT, course / "source" / ASSIGNMENT)
+    shutil.copytree(klass, course / "submitted")
+    (course / "nbgrader_config.py").write_text(STOCK_CONFIG.format(root=str(course), assignment=ASSIGNMENT))
+    env = with_venv_on_path()
+    nbgrader = [str(Path(sys.executable).parent / "nbgrader")]
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*nbgrader, *args], cwd=course, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"stock nbgrader {args[0]} failed:\n{done.stderr[-3000:]}")
+
+    run("generate_assignment", ASSIGNMENT, "--force")  # set-up, not timed: stock needs a gradebook first
+    started = time.monotonic()
+    run("autograde", ASSIGNMENT, "--force")
+    run("generate_feedback", ASSIGNMENT, "--force")
+    return time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: one per core)")
+    parser.add_argument("--skip-stock", action="store_true", help="measure only `grade` (quick)")
+    args = parser.parse_args(argv)
+    os.environ["PATH"] = with_venv_on_path()["PATH"]
+    workers = args.workers or batch.default_workers()
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=str(ROOT / "build") if (ROOT / "build").is_dir() else None) as tmp:
+        work = Path(tmp)
+        klass = work / "class"
+        ids = make_class(klass, args.students)
+        print(f"Class: {len(ids)} students x {len(list((SOURCE / ASSIGNMENT).glob('*.ipynb')))} notebooks, "
+              f"{os.cpu_count()} cores.", flush=True)
+        stock = None
+        if not args.skip_stock:
+            print("Stock nbgrader (autograde + generate_feedback, serial) ...", flush=True)
+            stock = run_stock(work, klass)
+            print(f"  {stock:.1f} s", flush=True)
+        print(f"grade ({workers} workers, {batch.default_kernel()} kernels) ...", flush=True)
+        started = time.monotonic()
+        result = batch.grade_submissions(klass, work / "out", workers, work_root=work / "grading",
+                                         progress_stream=open(os.devnull, "w"))
+        ours = time.monotonic() - started
+        print(f"  {ours:.1f} s", flush=True)
+
+    n = len(ids)
+    fixed = result.timings.get("prepare", 0.0) + result.timings.get("workers ready", 0.0)
+    per_student = max(0.0, ours - fixed) / n
+    print()
+    print(f"{'':28}{'seconds':>9}{'s/student':>11}")
+    if stock is not None:
+        print(f"{'stock nbgrader (serial)':28}{stock:9.1f}{stock / n:11.1f}")
+    print(f"{f'grade ({workers} workers)':28}{ours:9.1f}{ours / n:11.1f}")
+    if stock is not None:
+        print(f"\nratio: {stock / ours:.2f}x faster than stock")
+    print(f"grade's fixed start-up: {fixed:.1f} s (template {result.timings.get('prepare', 0):.1f} s, "
+          f"workers ready {result.timings.get('workers ready', 0):.1f} s); then {per_student:.1f} s per student")
+    projection = fixed + 200 * per_student
+    print(f"projection for 200 students: {projection / 60:.1f} min with grade"
+          + (f", {200 * stock / n / 60:.1f} min with stock nbgrader" if stock is not None else ""))
+    kernel_cpu = [r.timings.get("kernel cpu", 0.0) for r in result.results if r.timings]
+    if kernel_cpu:
+        print(f"(learner-notebook CPU inside kernels: {sum(kernel_cpu) / n:.1f} s per student, "
+              f"i.e. {sum(kernel_cpu) / n / workers * 200 / 60:.1f} min for 200 on {workers} workers "
+              "before any grading overhead)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

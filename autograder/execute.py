@@ -1,0 +1,286 @@
+"""nbgrader's Execute step, made safe for a class of unknown code.
+
+Stock ``Execute`` (nbgrader 0.9.6 over nbclient 0.11) turns a dead kernel or a
+loop that swallows KeyboardInterrupt into an exception that fails the whole
+student, keeps any amount of output, and lets test cells that never ran count
+as passed (nbgrader scores a test cell by the absence of an error in its
+outputs). ``GradingExecute`` keeps nbgrader's semantics for every cell that
+did run, and:
+
+- stops a notebook cleanly when its kernel dies or cannot be interrupted, and
+  marks every cell that did not run with an error, so no test scores by default;
+- caps each cell's output, so one ``print`` in a loop cannot fill the disk,
+  the feedback or the grader's memory;
+- runs the kernel with a private course kit first on its path, private HOME
+  and IPython dirs (a startup file written there reaches nobody), and asks it
+  afterwards which network connections were refused;
+- reports what happened to the worker (``REPORTS``), which turns it into a
+  status and a reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.client import NotebookClient
+from nbformat.notebooknode import NotebookNode
+from traitlets import Dict, Integer, Unicode
+
+from nbgrader.preprocessors import Execute
+
+NOT_RUN = "CellNotRun"
+
+
+@dataclass
+class ExecutionReport:
+    """What happened while one notebook ran, for the status and reason."""
+
+    interrupted: list[str] = field(default_factory=list)  # cells stopped at the time limit, notebook went on
+    stopped_at: str | None = None  # the cell where the notebook could not go on
+    stop_kind: str | None = None  # "died", "hung" or "startup"
+    stop_detail: str = ""
+    truncated: list[str] = field(default_factory=list)  # cells whose output was cut
+    network: list[str] = field(default_factory=list)  # refused connections, as the kernel listed them
+    tampered: list[str] = field(default_factory=list)  # what the guard found replaced before a test cell
+    cells_not_run: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # where the seconds went (bench, logs)
+
+
+# Filled by GradingExecute, read by the worker: keyed by (student, notebook).
+REPORTS: dict[tuple[str, str], ExecutionReport] = {}
+
+
+def describe_cell(cell: NotebookNode, index: int) -> str:
+    """A cell as a person finds it again: its grade id, else its first line."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    if meta.get("grade_id") and (meta.get("grade") or meta.get("solution") or meta.get("locked")):
+        return f"cell '{meta['grade_id']}'"
+    for line in cell.get("source", "").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return f"the cell starting `{line[:50]}`" + ("..." if len(line) > 50 else "")
+    return f"cell {index + 1}"
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _output_size(out: NotebookNode) -> int:
+    if out.get("output_type") == "stream":
+        return len(out.get("text", ""))
+    if out.get("output_type") == "error":
+        return sum(len(line) for line in out.get("traceback", [])) + len(out.get("evalue", ""))
+    data = out.get("data", {})
+    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
+
+
+class GradingExecute(Execute):
+    """Execute, hardened: see the module docstring."""
+
+    max_cell_output = Integer(
+        200_000, help="Characters of output kept per cell; the rest is dropped with a note."
+    ).tag(config=True)
+    max_notebook_output = Integer(
+        2_000_000, help="Characters of output kept per notebook; the rest is dropped with a note."
+    ).tag(config=True)
+    kernel_env = Dict(
+        {}, help="Environment variables set for the kernel (on top of the grader's)."
+    ).tag(config=True)
+    report_key = Unicode("", help="Key under which the run is reported (student/notebook).").tag(config=True)
+    guard_module = Unicode(
+        "", help="The kit's integrity module, run fresh from this file before every test cell."
+    ).tag(config=True)
+
+    # --- output cap -------------------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None:
+            return out
+        size = _output_size(out)
+        self._cell_chars = getattr(self, "_cell_chars", 0) + size
+        self._nb_chars = getattr(self, "_nb_chars", 0) + size
+        if self._cell_chars > self.max_cell_output or self._nb_chars > self.max_notebook_output:
+            if outs and outs[-1] is out:
+                outs.pop()
+            if not getattr(self, "_cut_this_cell", False):
+                self._cut_this_cell = True
+                self._report.truncated.append(describe_cell(self.nb.cells[cell_index], cell_index))
+            if out.get("output_type") == "error":  # an error still decides the score: keep it, short
+                outs.append(_error_output(out.get("ename", "Error"), str(out.get("evalue", ""))[:2000]))
+        return out
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        if getattr(self, "_cut_this_cell", False):
+            cell = kwargs["cell"]
+            cell.outputs.append(NotebookNode(
+                output_type="stream", name="stdout",
+                text=f"\n[The grader cut this cell's output: it was longer than {self.max_cell_output:,} "
+                     "characters. Print less, e.g. a summary instead of every line.]\n"))
+
+    # --- timeouts -------------------------------------------------------------------
+    async def _async_handle_timeout(self, timeout, cell=None):
+        if cell is not None:
+            index = self.nb.cells.index(cell) if cell in self.nb.cells else 0
+            self._report.interrupted.append(describe_cell(cell, index))
+        return await super()._async_handle_timeout(timeout, cell)
+
+    # --- the run ----------------------------------------------------------------------
+    def _kernel_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("JPY_PARENT_PID", None)
+        env.update({k: str(v) for k, v in self.kernel_env.items()})
+        return env
+
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._report = report = ExecutionReport()
+        self._nb_chars = 0
+        stop_index: int | None = None
+        import time
+
+        clock = time.monotonic()
+        try:
+            with self.setup_kernel(env=self._kernel_env()):
+                report.timings["kernel start"] = time.monotonic() - clock
+                assert self.kc is not None
+                info_msg = self.wait_for_reply(self.kc.kernel_info())
+                if info_msg is None:
+                    raise DeadKernelError("no reply to kernel_info")
+                self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+                for index, cell in enumerate(self.nb.cells):
+                    self._cell_chars = 0
+                    self._cut_this_cell = False
+                    began = time.monotonic()
+                    replaced = self._guard() if is_test_cell(cell) else []
+                    try:
+                        self.preprocess_cell(cell, resources, index)
+                        if replaced:
+                            self._void_test(cell, replaced)
+                        if cell.cell_type == "code":
+                            report.timings[describe_cell(cell, index)] = time.monotonic() - began
+                    except DeadKernelError:
+                        stop_index = index
+                        self._stop(report, cell, index, "died",
+                                   "The Python kernel stopped while this cell ran (it exited, crashed or ran "
+                                   "out of memory), so this cell and every cell after it could not run.")
+                        break
+                    except CellTimeoutError:
+                        stop_index = index
+                        self.shutdown_kernel = "immediate"
+                        self._stop(report, cell, index, "hung",
+                                   f"This cell was still running after {self.timeout} s and did not stop when "
+                                   "interrupted (a loop that catches KeyboardInterrupt?), so the kernel was "
+                                   "stopped and no later cell could run.")
+                        break
+                if stop_index is None:
+                    report.network = self._probe()
+                clock = time.monotonic()
+            report.timings["kernel stop"] = time.monotonic() - clock
+        except (DeadKernelError, RuntimeError, TimeoutError) as err:
+            if stop_index is None:
+                # The kernel did not start or died before the first cell: nothing of the
+                # learner's ran, so this is the grading machine's problem, not theirs.
+                stop_index = 0
+                report.stop_kind = "startup"
+                report.stop_detail = f"The grader could not start a Python kernel ({err})."
+                report.stopped_at = "the first cell"
+        if stop_index is not None:
+            report.cells_not_run = self._mark_not_run(stop_index + (0 if report.stop_kind == "startup" else 1),
+                                                      report)
+        self.set_widgets_metadata()
+        REPORTS[self._key(resources)] = report
+        return self.nb, self.resources
+
+    def _key(self, resources) -> tuple[str, str]:
+        info = (resources or {}).get("nbgrader", {})
+        return (str(info.get("student", "")), str(info.get("notebook", "")))
+
+    def _stop(self, report: ExecutionReport, cell: NotebookNode, index: int, kind: str, detail: str) -> None:
+        report.stopped_at = describe_cell(cell, index)
+        report.stop_kind = kind
+        report.stop_detail = detail
+        if cell.cell_type == "code":
+            cell.setdefault("outputs", []).append(
+                _error_output("KernelDied" if kind == "died" else "CellTimeoutError", detail))
+
+    def _mark_not_run(self, start: int, report: ExecutionReport) -> int:
+        why = report.stop_detail or "the notebook stopped earlier"
+        count = 0
+        for cell in self.nb.cells[start:]:
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            cell.outputs = [_error_output(NOT_RUN, f"This cell did not run: {why}")]
+            count += 1
+        return count
+
+    def _guard(self) -> list[str]:
+        """What the learner's code replaced in the course or the grader, checked just before a test.
+
+        The hidden tests call ``checks.integrity()``, but a notebook can replace that very
+        function (and every check) before the tests run. This runs the kit's integrity check
+        from its file, as a module of its own, so replacing ``checks.*`` does not silence it.
+        """
+        if not self.guard_module or not os.path.exists(self.guard_module):
+            return []
+        expression = (
+            "((lambda u: (lambda s: (lambda m: (s.loader.exec_module(m), m.problems())[1])"
+            "(u.module_from_spec(s)))(u.spec_from_file_location('_autograder_guard', "
+            f"{self.guard_module!r})))(__import__('importlib.util', fromlist=['util'])) "
+            "if 'course' in __import__('sys').modules else [])")
+        try:
+            assert self.kc is not None
+            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"guard": expression})
+            reply = self.wait_for_reply(msg_id)
+            answer = reply["content"]["user_expressions"]["guard"]  # type: ignore[index]
+        except Exception:
+            return []  # the kernel is gone or hung: the cell itself will say so
+        if answer.get("status") != "ok":
+            found = [f"the integrity check itself could not run ({answer.get('ename', 'error')})"]
+        else:
+            try:
+                value = ast.literal_eval(answer["data"]["text/plain"])
+                found = [str(v) for v in value] if isinstance(value, list) else ["unexpected answer"]
+            except (KeyError, ValueError, SyntaxError):
+                found = ["the integrity check gave an unreadable answer"]
+        for item in found:
+            if item not in self._report.tampered:
+                self._report.tampered.append(item)
+        return found
+
+    def _void_test(self, cell: NotebookNode, replaced: list[str]) -> None:
+        cell.outputs.append(_error_output(
+            "GradingIntegrityError",
+            "This test does not count: code in this notebook replaced parts of the course or the grader "
+            f"before it ran ({'; '.join(replaced[:3])})."))
+
+    def _probe(self) -> list[str]:
+        """Ask the kernel which connections the course's network guard refused."""
+        expression = ("__import__('sys').modules['course.offline'].network_attempts() "
+                      "if 'course.offline' in __import__('sys').modules else []")
+        try:
+            assert self.kc is not None
+            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={
+                "attempts": expression, "cpu": "sum(__import__('resource').getrusage(0)[:2])"})
+            reply = self.wait_for_reply(msg_id)
+            expressions = reply["content"]["user_expressions"]  # type: ignore[index]
+            try:
+                self._report.timings["kernel cpu"] = float(expressions["cpu"]["data"]["text/plain"])
+            except (KeyError, ValueError, TypeError):
+                pass
+            data = expressions["attempts"]["data"]["text/plain"]
+            value = ast.literal_eval(data)
+            return [str(v) for v in value][:20] if isinstance(value, list) else []
+        except Exception:  # a probe must never cost a learner a grade
+            return []

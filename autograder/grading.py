@@ -1,0 +1,503 @@
+"""Grade one student's notebooks with nbgrader, one notebook at a time, each in its own course folder.
+
+Each notebook is autograded by nbgrader's own ``Autograde`` converter (sanitize,
+restore locked cells from the gradebook, execute, save grades) in a private
+course folder holding a fresh copy of the template gradebook. So:
+
+- one notebook that cannot be graded does not take the student's other
+  notebooks down (stock nbgrader removes the student's whole folder);
+- whatever a notebook's code does to its gradebook or its kit copy touches
+  that notebook only, and is detected by comparing with the template;
+- grades never depend on the order students are graded in, and re-running
+  gives the same result.
+
+Everything here runs in one process (the worker) and is also callable from
+tests.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+from traitlets.config import Config
+
+from autograder import execute as execute_mod
+from autograder import feedback_pages as feedback_mod
+from autograder import kit as kit_mod
+from autograder import procs
+
+# The gradebook tables that define the assignment. A notebook's code that
+# changes them (to turn a test into `pass`, raise points...) is tampering.
+DEFINITION_TABLES = ("course", "assignment", "notebook", "base_cell", "grade_cells", "solution_cells",
+                     "task_cells", "source_cell")
+
+
+@dataclass
+class Settings:
+    """How to grade; the same for every student of a batch."""
+
+    template: str  # course folder with source/<assignment>, gradebook.db, release/<assignment>
+    kit: str  # pristine copy of course/ and autograder/
+    work: str  # where per-notebook course folders are made
+    assignment: str = "crew_processes"
+    course_id: str = "crew-processes"
+    cell_timeout: int = 60
+    iopub_timeout: int = 4
+    startup_timeout: int = 60
+    max_cell_output: int = 200_000
+    kernel: str = "fresh"  # "fresh" (a new python per notebook) or "fork" (see autograder/forkkernel.py)
+    keep_work: bool = False
+    kit_manifest: dict = field(default_factory=dict)  # the kit as it was before any learner code ran
+    run_ungraded: bool = False  # also execute notebooks that have no graded cell (0 points)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Settings":
+        return cls(**json.loads(text))
+
+
+@dataclass
+class NotebookResult:
+    student_id: str
+    notebook: str
+    score: float
+    max_score: float
+    status: str  # "graded" or "failed"
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    feedback_html: str | None = None  # the file's text, sanitized
+    autograded: str | None = None  # the autograded notebook's JSON
+    log: str = ""
+    seconds: float = 0.0
+    cells: dict[str, list[float]] = field(default_factory=dict)  # grade_id -> [score, max_score]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (bench, logs)
+
+    feedback_path: str | None = None
+    autograded_path: str | None = None
+    log_path: str | None = None
+
+    def saved(self, folder: Path) -> dict:
+        """Move the bulky texts into files in ``folder``; return JSON-able data (worker -> pool)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, suffix in (("feedback_html", ".html"), ("autograded", ".ipynb"), ("log", ".log")):
+            text = getattr(self, key)
+            if text:
+                path = folder / f"{self.notebook}{suffix}"
+                path.write_text(text, encoding="utf-8")
+                setattr(self, key.replace("_html", "") + "_path", str(path))
+            setattr(self, key, None if key != "log" else "")
+        return asdict(self)
+
+    @classmethod
+    def from_saved(cls, data: dict) -> "NotebookResult":
+        return cls(**data)
+
+
+# --- the template's facts -------------------------------------------------------------------
+
+def template_notebooks(template: Path, assignment: str) -> list[str]:
+    return sorted(p.stem for p in (template / "source" / assignment).glob("*.ipynb"))
+
+
+def max_scores(template: Path, assignment: str) -> dict[str, float]:
+    """Each notebook's maximum score, as the template gradebook defines it."""
+    with sqlite3.connect(template / "gradebook.db") as db:
+        rows = db.execute(
+            "SELECT n.name, COALESCE(SUM(g.max_score), 0) FROM notebook n "
+            "JOIN assignment a ON n.assignment_id = a.id "
+            "LEFT JOIN base_cell b ON b.notebook_id = n.id AND b.type = 'GradeCell' "
+            "LEFT JOIN grade_cells g ON g.id = b.id WHERE a.name = ? GROUP BY n.name",
+            (assignment,)).fetchall()
+    return {name: float(total) for name, total in rows}
+
+
+def definition_digest(db_path: Path) -> str:
+    """A digest of the tables that define the assignment (not the grades)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        for table in DEFINITION_TABLES:
+            try:
+                rows = db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            except sqlite3.DatabaseError:
+                rows = [("missing table",)]
+            digest.update(table.encode())
+            digest.update(repr(rows).encode())
+    return digest.hexdigest()
+
+
+def locked_cells(template: Path, assignment: str, notebook: str) -> dict[str, dict]:
+    """The locked cells of a notebook as the learner received them: {grade_id: {source, points}}."""
+    released = nbformat.read(str(template / "release" / assignment / f"{notebook}.ipynb"), as_version=4)
+    cells = {}
+    for cell in released.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("locked") and meta.get("grade_id"):
+            cells[meta["grade_id"]] = {"source": cell.source, "points": meta.get("points") if meta.get("grade") else None}
+    return cells
+
+
+def tampered_locked_cells(submitted: nbformat.NotebookNode, locked: dict[str, dict]) -> list[str]:
+    """Locked cells the learner deleted or edited, or whose points they changed (nbgrader restores them)."""
+    seen: dict[str, nbformat.NotebookNode] = {}
+    for cell in submitted.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id and grade_id not in seen:
+            seen[grade_id] = cell
+    notes = []
+    for grade_id, original in locked.items():
+        cell = seen.get(grade_id)
+        if cell is None:
+            notes.append(f"locked cell '{grade_id}' was deleted (the original was put back and graded)")
+            continue
+        if cell.get("source", "") != original["source"]:
+            notes.append(f"locked cell '{grade_id}' was edited (the original was put back and graded)")
+        points = cell.get("metadata", {}).get("nbgrader", {}).get("points")
+        if original["points"] is not None and points is not None:
+            try:
+                if float(points) != float(original["points"]):
+                    notes.append(f"the points of '{grade_id}' were changed (the original points were used)")
+            except (TypeError, ValueError):
+                notes.append(f"the points of '{grade_id}' were changed (the original points were used)")
+    return notes
+
+
+# --- one notebook ---------------------------------------------------------------------------
+
+_KIT: dict[str, dict[str, bytes]] = {}
+
+
+class KitError(Exception):
+    """The kit snapshot does not match the manifest taken before grading began."""
+
+
+def kit_files(settings: Settings) -> dict[str, bytes]:
+    """The pristine kit, read once per process and checked against the batch's manifest."""
+    if settings.kit not in _KIT:
+        files = kit_mod.load(Path(settings.kit))
+        if settings.kit_manifest and kit_mod.manifest_of(files) != settings.kit_manifest:
+            raise KitError("the kit snapshot changed before this worker read it: " + "; ".join(
+                kit_mod.differences(settings.kit_manifest, kit_mod.manifest_of(files))[:3]))
+        _KIT[settings.kit] = files
+    return _KIT[settings.kit]
+
+
+def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_env: dict) -> Config:
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = settings.course_id
+    c.CourseDirectory.assignment_id = settings.assignment
+    c.CourseDirectory.student_id = student
+    c.CourseDirectory.notebook_id = notebook
+    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info", ".DS_Store"]
+    # A deleted test cell must come back and be graded, not score 0 "needs manual grading".
+    c.OverwriteCells.add_missing_cells = True
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from nbgrader.preprocessors import OverwriteCells
+
+    from autograder.cellmeta import DropUnknownCellMetadata
+
+    sanitize = []
+    for step in Autograde.class_traits()["sanitize_preprocessors"].default():
+        if step is OverwriteCells:
+            sanitize.append(DropUnknownCellMetadata)
+        sanitize.append(step)
+    c.Autograde.sanitize_preprocessors = sanitize
+    steps = [execute_mod.GradingExecute if step is Execute else step
+             for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+    c.Autograde.autograde_preprocessors = steps
+    c.GradingExecute.timeout = settings.cell_timeout
+    c.GradingExecute.iopub_timeout = settings.iopub_timeout
+    c.GradingExecute.startup_timeout = settings.startup_timeout
+    c.GradingExecute.max_cell_output = settings.max_cell_output
+    c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
+    c.GradingExecute.kernel_env = kernel_env
+    c.GradingExecute.guard_module = str(root / ".kit" / "autograder" / "integrity.py")
+    if settings.kernel == "fork":
+        from autograder import forkkernel
+
+        c.GradingExecute.kernel_manager_class = forkkernel.ForkKernelManager
+    return c
+
+
+def _prepare(settings: Settings, root: Path, student: str, notebook: str, submitted: Path) -> dict[str, str]:
+    """A private course folder for one notebook; returns the kernel's environment."""
+    template = Path(settings.template)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shutil.copy2(template / "gradebook.db", root / "gradebook.db")
+    shutil.copytree(template / "source" / settings.assignment, root / "source" / settings.assignment,
+                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"))
+    dest = root / "submitted" / student / settings.assignment
+    dest.mkdir(parents=True)
+    shutil.copy2(submitted, dest / f"{notebook}.ipynb")
+    kit_dir = root / ".kit"
+    kit_mod.write(kit_files(settings), kit_dir)
+    for name in (".home", ".storage", ".ipython"):
+        (root / name).mkdir()
+    pythonpath = os.pathsep.join([str(kit_dir), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return {
+        "PYTHONPATH": pythonpath,
+        "HOME": str(root / ".home"),
+        "IPYTHONDIR": str(root / ".ipython"),
+        "COURSE_STORAGE_DIR": str(root / ".storage"),
+        "PYTHONNOUSERSITE": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "COURSE_GRADING": "1",
+    }
+
+
+def _run_converter(app) -> tuple[bool, str, str]:
+    """Run an nbgrader converter; (ok, log text, error text)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+    app.log.addHandler(handler)
+    try:
+        app.start()
+        return True, buffer.getvalue(), ""
+    except BaseException as err:  # noqa: BLE001  nbgrader raises whatever its steps raise
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return False, buffer.getvalue(), "".join(traceback.format_exception_only(type(err), err)).strip()
+    finally:
+        app.log.removeHandler(handler)
+
+
+def _gradebook_scores(root: Path, settings: Settings, student: str, notebook: str) -> tuple[float, float, list[dict]]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", settings.course_id) as gb:
+        nb = gb.find_submission_notebook(notebook, settings.assignment, student)
+        grades = [{"name": g.name, "score": float(g.score or 0), "max_score": float(g.max_score),
+                   "needs_manual_grade": g.needs_manual_grade, "auto_score": g.auto_score} for g in nb.grades]
+        return float(nb.score), float(nb.max_score), grades
+
+
+def _zero_grades(root: Path, settings: Settings, student: str, notebook: str, comment: str) -> None:
+    """Record a 0 for every graded cell, as a manual score the formgrader shows and keeps."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", settings.course_id) as gb:
+        nb = gb.find_submission_notebook(notebook, settings.assignment, student)
+        for grade in nb.grades:
+            grade.manual_score = 0
+            grade.needs_manual_grade = False
+        for c in nb.comments:
+            c.manual_comment = comment
+        gb.db.commit()
+
+
+def grade_notebook(settings: Settings, student: str, notebook: str, submitted: Path,
+                   max_score: float, attempt: int = 0) -> NotebookResult:
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    started = time.monotonic()
+    root = Path(settings.work) / student / notebook
+    kernel_env = _prepare(settings, root, student, notebook, submitted)
+    result = NotebookResult(student_id=student, notebook=notebook, score=0.0, max_score=max_score, status="failed")
+
+    try:
+        submitted_nb = nbformat.read(str(submitted), as_version=4)
+        result.notes.extend(tampered_locked_cells(
+            submitted_nb, locked_cells(Path(settings.template), settings.assignment, notebook)))
+    except Exception:  # intake has read it already; this only feeds the notes
+        pass
+
+    config = _config(settings, root, student, notebook, kernel_env)
+    execute_mod.REPORTS.pop((student, notebook), None)
+    before = procs.descendants()
+    app = Autograde(coursedir=CourseDirectory(config=config), config=config)
+    app.force = True
+    app.create_student = True
+    ok, log, error = _run_converter(app)
+    leftovers = procs.kill_new_descendants(before)
+    result.log = log + (f"\n{error}\n" if error else "")
+    report = execute_mod.REPORTS.pop((student, notebook), execute_mod.ExecutionReport())
+    result.timings = {k: round(v, 3) for k, v in report.timings.items()}
+    result.timings["autograde (all)"] = round(time.monotonic() - started, 3)
+    if leftovers:
+        result.notes.append(f"left {len(leftovers)} background process(es) running, which the grader stopped")
+
+    kit_changes = kit_mod.differences(settings.kit_manifest or kit_mod.manifest_of(kit_files(settings)),
+                                      kit_mod.manifest(root / ".kit"))
+    template_digest = definition_digest(Path(settings.template) / "gradebook.db")
+    gradebook_changed = False
+    try:
+        gradebook_changed = definition_digest(root / "gradebook.db") != template_digest
+    except sqlite3.DatabaseError:
+        gradebook_changed = True
+
+    if report.stop_kind == "startup" and attempt == 0:
+        # Not the learner's doing (no cell of theirs ran): one more try on a fresh folder.
+        return grade_notebook(settings, student, notebook, submitted, max_score, attempt=1)
+
+    autograded = root / "autograded" / student / settings.assignment / f"{notebook}.ipynb"
+    if not ok or not autograded.exists():
+        result.reason = _nbgrader_failure(error, log)
+        result.seconds = time.monotonic() - started
+        _cleanup(settings, root)
+        return result
+
+    try:
+        score, total, grades = _gradebook_scores(root, settings, student, notebook)
+    except Exception as err:  # a gradebook the notebook's code broke
+        score, total, grades = 0.0, max_score, []
+        gradebook_changed = True
+        result.log += f"\nreading the gradebook failed: {err}\n"
+
+    result.score, result.max_score, result.status = score, max_score, "graded"
+    result.cells = {g["name"]: [g["score"], g["max_score"]] for g in grades}
+    tamper = []
+    if kit_changes:
+        tamper.append("changed the course kit while it was graded (" + "; ".join(kit_changes[:3]) + ")")
+    if gradebook_changed:
+        tamper.append("changed the grader's gradebook while it was graded")
+    if report.tampered:
+        tamper.append("replaced parts of the course or the grader before a test ran ("
+                      + "; ".join(report.tampered[:3]) + ")")
+    if tamper:
+        result.status, result.score = "failed", 0.0
+        result.cells = {name: [0.0, pair[1]] for name, pair in result.cells.items()}
+        result.reason = ("This notebook's code " + " and ".join(tamper) + ", which would fake results, so it scores 0. "
+                         "Remove any code that changes the course kit, the grader or its data (files or functions), "
+                         "then hand it in again.")
+        try:
+            _zero_grades(root, settings, student, notebook, result.reason)
+        except Exception:
+            pass
+    elif report.stop_kind in ("died", "hung"):
+        result.status = "failed"
+        result.reason = (f"Grading stopped at {report.stopped_at}: {report.stop_detail} "
+                         f"{report.cells_not_run} later cell(s) did not run, so their tests score 0; "
+                         f"tests before it kept their points ({_fmt(score)} of {_fmt(max_score)}). "
+                         "Run the notebook top to bottom (Kernel > Restart and Run All) to find the problem.")
+    elif report.stop_kind == "startup":
+        result.status, result.score = "failed", 0.0
+        result.reason = (f"{report.stop_detail} This is a problem of the grading machine, not of the submission: "
+                         "run the grade command again.")
+
+    if report.interrupted:
+        result.notes.append(f"{_join(report.interrupted)} ran longer than {settings.cell_timeout} s and was stopped")
+    if report.truncated:
+        result.notes.append(f"the output of {_join(report.truncated)} was cut (too long)")
+    if report.network:
+        hosts = sorted({a.split(" ", 1)[-1] for a in report.network})
+        result.notes.append("tried to reach the network (" + ", ".join(hosts[:3]) + "), which the course refuses")
+    manual = [g["name"] for g in grades if g["needs_manual_grade"]]
+    if manual and result.status == "graded":
+        result.notes.append(f"{len(manual)} cell(s) need manual grading in the formgrader ({', '.join(manual[:3])})")
+    if result.status == "graded" and result.notes:
+        result.reason = "Graded. Note: " + "; ".join(result.notes) + "."
+
+    result.autograded = autograded.read_text(encoding="utf-8")
+    fb_config = feedback_mod.feedback_config(config, _path_roots(settings, root))
+    fb_app = GenerateFeedback(coursedir=CourseDirectory(config=fb_config), config=fb_config)
+    fb_app.force = True
+    fb_ok, fb_log, fb_error = _run_converter(fb_app)
+    html_path = root / "feedback" / student / settings.assignment / f"{notebook}.html"
+    if fb_ok and html_path.exists():
+        html = html_path.read_text(encoding="utf-8")
+    else:
+        result.log += f"\nfeedback failed: {fb_error}\n{fb_log}"
+        html = None
+    result.feedback_html = feedback_mod.finish(html, result, _path_roots(settings, root))
+    result.seconds = time.monotonic() - started
+    _cleanup(settings, root)
+    return result
+
+
+def _path_roots(settings: Settings, root: Path) -> list[tuple[str, str]]:
+    return feedback_mod.path_roots(extra=[(str(root / ".kit"), ""), (str(root), ""), (settings.work, ""),
+                                          (settings.template, "")])
+
+
+def _cleanup(settings: Settings, root: Path) -> None:
+    if not settings.keep_work:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _join(items: list[str]) -> str:
+    items = list(dict.fromkeys(items))
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:2]) + f" and {len(items) - 2} more"
+
+
+def _nbgrader_failure(error: str, log: str) -> str:
+    text = error or next((line for line in reversed(log.splitlines()) if line.startswith("[ERROR]")), "")
+    text = text.replace("[ERROR] ", "").strip().splitlines()[-1] if text.strip() else "no details"
+    return (f"nbgrader could not grade this notebook ({text[:300]}). This usually means its grading "
+            "information (cell metadata) was damaged: start again from the released notebook, copy your "
+            "answers into it, and hand it in again.")
+
+
+def failed_result(student: str, notebook: str, max_score: float, reason: str) -> NotebookResult:
+    result = NotebookResult(student_id=student, notebook=notebook, score=0.0, max_score=max_score,
+                            status="failed", reason=reason)
+    result.feedback_html = feedback_mod.finish(None, result, [])
+    return result
+
+
+def ungraded_result(student: str, notebook: str) -> NotebookResult:
+    """A notebook without graded cells: nothing to score, so its cells are not run (it would only cost time)."""
+    result = NotebookResult(student_id=student, notebook=notebook, score=0.0, max_score=0.0, status="graded",
+                            reason="This notebook has no graded cells, so the grader did not run it.")
+    result.feedback_html = feedback_mod.finish(None, result, [])
+    return result
+
+
+def preload() -> None:
+    """Import everything grading needs now, before any learner's code runs on this machine."""
+    from nbconvert.exporters import HTMLExporter, NotebookExporter  # noqa: F401
+    from nbgrader.api import Gradebook  # noqa: F401
+    from nbgrader.converters import Autograde, GenerateFeedback  # noqa: F401
+    from nbgrader.coursedir import CourseDirectory  # noqa: F401
+
+    from autograder import cellmeta  # noqa: F401
+
+
+def grade_student(settings: Settings, student: str, notebooks: dict[str, str | None],
+                  problems: dict[str, str], maxima: dict[str, float], progress=None) -> list[NotebookResult]:
+    """Every notebook of one student: ``notebooks`` maps name -> clean copy (None when not gradable)."""
+    results = []
+    for name in sorted(notebooks):
+        path = notebooks[name]
+        if path is None:
+            results.append(failed_result(student, name, maxima.get(name, 0.0),
+                                         problems.get(name, f"{name}.ipynb could not be graded.")))
+        elif maxima.get(name, 1.0) == 0 and not settings.run_ungraded:
+            results.append(ungraded_result(student, name))
+        else:
+            try:
+                results.append(grade_notebook(settings, student, name, Path(path), maxima.get(name, 0.0)))
+            except Exception as err:  # never lose the other notebooks to one grader bug
+                results.append(failed_result(
+                    student, name, maxima.get(name, 0.0),
+                    f"The grader itself failed on this notebook ({type(err).__name__}: {err}). "
+                    "This is not the learner's fault: run the grade command again, and report it if it repeats."))
+        if progress:
+            progress(results[-1])
+    return results

@@ -1,0 +1,268 @@
+"""Submissions as instructors receive them -> one clean folder per student.
+
+A class arrives as a folder with one subfolder per student (with or without
+the ``crew_processes/`` level of nbgrader's ``submitted/`` layout) or one
+``.zip`` per student, as learning platforms export them. Intake finds each
+expected notebook, checks that it is a notebook at all, and copies it into
+the build folder: the learner's input folder is only ever read.
+
+Whatever cannot be graded is said here, in plain words, per notebook: stock
+nbgrader fails a whole student on one malformed notebook and says nothing
+about a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+# A notebook of this course is well under 1 MB even with outputs. Anything far
+# bigger is a mistake (or a trap) and is refused before anything parses it.
+MAX_NOTEBOOK_BYTES = 30 * 1024 * 1024
+MAX_ZIP_TOTAL_BYTES = 300 * 1024 * 1024
+MAX_ZIP_MEMBERS = 5000
+LITTER = ("__MACOSX", ".ipynb_checkpoints", ".git", "__pycache__")
+
+
+@dataclass
+class NotebookIntake:
+    name: str  # notebook id, e.g. "01_sequential"
+    path: Path | None = None  # the clean copy in the build folder, when gradable
+    problem: str | None = None  # why it cannot be graded, in plain words
+    found_at: str | None = None  # where in the submission it was found
+
+
+@dataclass
+class StudentIntake:
+    student_id: str
+    origin: str  # the folder or zip name as it was handed in
+    notebooks: dict[str, NotebookIntake] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gradable(self) -> list[str]:
+        return [n for n, item in self.notebooks.items() if item.path is not None]
+
+
+class IntakeError(Exception):
+    """The submissions folder itself is unusable (not a single student can be read)."""
+
+
+def safe_student_id(name: str) -> str:
+    """A student id that is safe as a folder name and in nbgrader's path patterns."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.@-]+", "_", name.strip()).strip("._")
+    return cleaned or "student"
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def list_students(submissions: Path) -> list[tuple[str, Path]]:
+    """(student id, folder or zip) for every entry that looks like a student's hand-in."""
+    submissions = Path(submissions)
+    if not submissions.is_dir():
+        raise IntakeError(f"The submissions folder {submissions} does not exist or is not a folder.")
+    entries = []
+    taken: set[str] = set()
+    for entry in sorted(submissions.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith(".") or entry.name in LITTER:
+            continue
+        if entry.is_symlink():
+            continue  # never follow a link out of the class folder
+        if entry.is_dir():
+            base = entry.name
+        elif entry.is_file() and entry.suffix.lower() == ".zip":
+            base = entry.stem
+        else:
+            continue
+        entries.append((_unique(safe_student_id(base), taken), entry))
+    return entries
+
+
+# --- reading one student's files ----------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    rel: str  # path inside the hand-in, for messages
+    depth: int
+    in_assignment_dir: bool
+    read: object  # callable -> bytes
+    size: int
+
+
+def _folder_candidates(folder: Path, wanted: set[str], assignment: str) -> tuple[dict[str, list[_Candidate]], list[str]]:
+    found: dict[str, list[_Candidate]] = {}
+    notes: list[str] = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        rel_parts = path.relative_to(folder).parts
+        if any(part in LITTER or part.startswith(".") for part in rel_parts):
+            continue
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            notes.append(f"{'/'.join(rel_parts)} is a link, not a file, and was ignored.")
+            continue
+        if path.stem not in wanted:
+            continue
+        found.setdefault(path.stem, []).append(_Candidate(
+            rel="/".join(rel_parts), depth=len(rel_parts), in_assignment_dir=assignment in rel_parts[:-1],
+            read=path.read_bytes, size=info.st_size))
+    return found, notes
+
+
+def _zip_candidates(archive: Path, wanted: set[str], assignment: str) -> tuple[dict[str, list[_Candidate]], list[str]]:
+    found: dict[str, list[_Candidate]] = {}
+    notes: list[str] = []
+    zf = zipfile.ZipFile(archive)
+    members = zf.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise _Unreadable(f"the zip file holds {len(members)} files; a hand-in of this course has a handful.")
+    if sum(m.file_size for m in members) > MAX_ZIP_TOTAL_BYTES:
+        raise _Unreadable("the zip file unpacks to more than "
+                          f"{MAX_ZIP_TOTAL_BYTES // 2**20} MB; a hand-in of this course is far smaller.")
+    for member in members:
+        if member.is_dir():
+            continue
+        name = member.filename.replace("\\", "/")
+        parts = PurePosixPath(name).parts
+        # Never trust names inside an archive: they are only matched, never used as paths.
+        if not name.endswith(".ipynb") or any(p in LITTER or p.startswith(".") or p == ".." for p in parts):
+            continue
+        if (member.external_attr >> 16) & 0o170000 == 0o120000:
+            notes.append(f"{name} in the zip is a link, not a file, and was ignored.")
+            continue
+        stem = PurePosixPath(name).stem
+        if stem not in wanted:
+            continue
+        found.setdefault(stem, []).append(_Candidate(
+            rel=name, depth=len(parts), in_assignment_dir=assignment in parts[:-1],
+            read=lambda m=member: zf.read(m), size=member.file_size))
+    return found, notes
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _too_big(name: str, size: int) -> str:
+    return (f"{name}.ipynb is {size / 2**20:.0f} MB, far more than a notebook of this course "
+            "(usually huge saved outputs). Clear the outputs (Edit > Clear Outputs of All Cells), "
+            "save, and hand it in again.")
+
+
+def check_notebook(data: bytes, name: str) -> str | None:
+    """None when ``data`` is a notebook nbgrader can grade, else why not (plain words)."""
+    filename = f"{name}.ipynb"
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        return _too_big(name, len(data))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return (f"{filename} is not a text file, so it is not a notebook. Hand in the .ipynb file "
+                "that JupyterLab saved.")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        return (f"{filename} is damaged: it is not valid notebook JSON (line {err.lineno}, column "
+                f"{err.colno}: {err.msg}). This happens when a notebook is edited outside Jupyter or "
+                "copied half-way. Open your last good copy in JupyterLab, save it, and hand it in again.")
+    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+        return (f"{filename} is JSON but not a notebook (it has no cells). Hand in the .ipynb file "
+                "that JupyterLab saved.")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        if not isinstance(nb.cells, list):
+            raise ValueError("cells is not a list")
+        for cell in nb.cells:
+            if cell.get("cell_type") not in ("code", "markdown", "raw"):
+                raise ValueError(f"a cell of unknown type {cell.get('cell_type')!r}")
+            if not isinstance(cell.get("source", ""), str):
+                raise ValueError("a cell whose source is not text")
+            if not isinstance(cell.get("metadata", {}), dict):
+                raise ValueError("a cell whose metadata is not a mapping")
+    except Exception as err:  # nbformat raises many kinds; any of them means "cannot grade"
+        return (f"{filename} could not be read as a notebook ({err}). Open it in JupyterLab, save it, "
+                "and hand it in again.")
+    return None
+
+
+def _choose(candidates: list[_Candidate]) -> tuple[_Candidate, str | None]:
+    """The copy to grade when a hand-in holds several files of one name."""
+    ranked = sorted(candidates, key=lambda c: (not c.in_assignment_dir, c.depth, c.rel))
+    chosen = ranked[0]
+    if len(ranked) == 1:
+        return chosen, None
+    others = ", ".join(c.rel for c in ranked[1:])
+    return chosen, f"Several copies of {PurePosixPath(chosen.rel).name} were handed in; graded {chosen.rel} (ignored: {others})."
+
+
+def take_in(student_id: str, origin: Path, notebooks: list[str], dest: Path, assignment: str) -> StudentIntake:
+    """Copy one student's gradable notebooks to ``dest/<notebook>.ipynb`` and say what is wrong."""
+    result = StudentIntake(student_id=student_id, origin=origin.name)
+    wanted = set(notebooks)
+    try:
+        if origin.is_dir():
+            found, notes = _folder_candidates(origin, wanted, assignment)
+        else:
+            found, notes = _zip_candidates(origin, wanted, assignment)
+    except (_Unreadable, zipfile.BadZipFile, OSError) as err:
+        reason = (f"The hand-in {origin.name} could not be opened: "
+                  f"{err if isinstance(err, _Unreadable) else 'it is not a readable zip file'}. "
+                  "Hand it in again as a .zip of your crew_processes folder.")
+        for name in notebooks:
+            result.notebooks[name] = NotebookIntake(name=name, problem=reason)
+        return result
+    result.notes.extend(notes)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in notebooks:
+        item = NotebookIntake(name=name)
+        result.notebooks[name] = item
+        if name not in found:
+            item.problem = (f"{name}.ipynb was not handed in (it was not found in {origin.name}). "
+                            "Hand in every notebook of the assignment, under its original name.")
+            continue
+        chosen, note = _choose(found[name])
+        if note:
+            result.notes.append(note)
+        item.found_at = chosen.rel
+        if chosen.size > MAX_NOTEBOOK_BYTES:
+            item.problem = _too_big(name, chosen.size)
+            continue
+        try:
+            data = chosen.read()  # type: ignore[operator]
+        except (OSError, zipfile.BadZipFile, RuntimeError) as err:
+            item.problem = f"{name}.ipynb could not be read from the hand-in ({err}). Hand it in again."
+            continue
+        problem = check_notebook(data, name)
+        if problem:
+            item.problem = problem
+            continue
+        target = dest / f"{name}.ipynb"
+        target.write_bytes(data)
+        item.path = target
+    return result
+
+
+def take_in_class(submissions: Path, notebooks: list[str], dest_root: Path, assignment: str) -> list[StudentIntake]:
+    """Every student of ``submissions``; each gradable notebook copied under ``dest_root/<id>/``."""
+    students = list_students(submissions)
+    if not students:
+        raise IntakeError(
+            f"No student was found in {submissions}: expected one folder or one .zip per student.")
+    if dest_root.exists():
+        shutil.rmtree(dest_root)
+    return [take_in(sid, origin, notebooks, dest_root / sid, assignment) for sid, origin in students]

@@ -1,0 +1,98 @@
+"""A pristine copy of the course kit for every graded notebook, and proof it stayed pristine.
+
+The kit (``course/`` and ``autograder/``) is what the hidden tests trust: the
+recording of a run, the checks. A learner's code runs with the grader's rights
+and could rewrite those files to fake a pass, for itself or for the students
+graded after it. So each notebook's kernel imports a private copy put first on
+its path; the copy is hashed after the run (a change fails that notebook and
+nobody else), and the repo's own kit is hashed before and after a batch.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from autograder.paths import KIT_IGNORE, KIT_PACKAGES, ROOT
+
+
+def _ignored(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in KIT_IGNORE)
+
+
+def manifest(base: Path, packages: tuple[str, ...] = KIT_PACKAGES) -> dict[str, str]:
+    """{relative path: sha256} of every kit file under ``base`` (byte-exact)."""
+    result: dict[str, str] = {}
+    for package in packages:
+        top = base / package
+        if not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
+            for filename in sorted(filenames):
+                if _ignored(filename):
+                    continue
+                path = Path(dirpath) / filename
+                rel = path.relative_to(base).as_posix()
+                try:
+                    result[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    result[rel] = "unreadable"
+    return result
+
+
+def differences(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """What changed, one plain phrase per file."""
+    changes = []
+    for rel in sorted(set(before) | set(after)):
+        if rel not in after:
+            changes.append(f"{rel} was deleted")
+        elif rel not in before:
+            changes.append(f"{rel} was added")
+        elif before[rel] != after[rel]:
+            changes.append(f"{rel} was changed")
+    return changes
+
+
+def snapshot(dest: Path, source_root: Path = ROOT) -> dict[str, str]:
+    """Copy the kit from ``source_root`` into ``dest``; return its manifest."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for package in KIT_PACKAGES:
+        src = source_root / package
+        if src.is_dir():
+            shutil.copytree(src, dest / package, ignore=shutil.ignore_patterns(*KIT_IGNORE))
+    return manifest(dest)
+
+
+def private_copy(pristine: Path, dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(pristine, dest)
+
+
+
+def load(base: Path) -> dict[str, bytes]:
+    """The kit's files in memory: a worker writes each private copy from these, never from disk,
+    so code that rewrites the snapshot on disk cannot reach the next notebook."""
+    files = {}
+    for rel in manifest(base):
+        files[rel] = (base / rel).read_bytes()
+    return files
+
+
+def write(files: dict[str, bytes], dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel, data in files.items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def manifest_of(files: dict[str, bytes]) -> dict[str, str]:
+    return {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}

@@ -1,0 +1,87 @@
+"""The pool's guarantees: a notebook over its time budget, a worker or warm process killed by a
+submission -> that notebook fails with a reason, every other notebook is still graded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import batch, workspace
+
+import autograder_synth as synth
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pool")
+    source = synth.write_source(root / "course")
+    template = workspace.build_template(source, root / "template")
+    rel = {n: nbformat.read(str(template / "release" / "crew_processes" / f"{n}.ipynb"), as_version=4)
+           for n in synth.MAX}
+    return source, rel
+
+
+def _grade(tmp_path, source, students, **options):
+    klass = tmp_path / "class"
+    for name, notebooks in students.items():
+        synth.write_student(klass / name, notebooks)
+    result = batch.grade_submissions(klass, tmp_path / "out", 2, source_root=source, cell_timeout=30,
+                                     work_root=tmp_path / "work", progress_stream=open(os.devnull, "w"),
+                                     **options)
+    return {(r.student_id, r.notebook): r for r in result.results}
+
+
+def test_a_notebook_over_its_budget_is_stopped_and_the_student_goes_on(tmp_path, course):
+    source, rel = course
+    slow = synth.student_notebook(rel["00_double"], synth.GOOD, append=["import time\ntime.sleep(25)"])
+    rows = _grade(tmp_path, source, {
+        "slow": {"00_double": slow, "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
+        "quick": {"00_double": synth.student_notebook(rel["00_double"], synth.GOOD)},
+    }, notebook_budget=8)
+    assert rows[("slow", "00_double")].status == "failed"
+    assert "longer than 8 s" in rows[("slow", "00_double")].reason
+    assert (rows[("slow", "01_greet")].status, rows[("slow", "01_greet")].score) == ("graded", 3)
+    assert (rows[("quick", "00_double")].status, rows[("quick", "00_double")].score) == ("graded", 2)
+
+
+KILL_PARENT = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time\ntime.sleep(1)"
+
+
+def test_a_notebook_that_kills_its_worker_fails_alone(tmp_path, course):
+    source, rel = course
+    rows = _grade(tmp_path, source, {
+        "killer": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": KILL_PARENT}),
+                   "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
+        "other": {"00_double": synth.student_notebook(rel["00_double"], synth.GOOD)},
+    }, kernel="fresh")  # a fresh kernel's parent is the worker itself
+    assert rows[("killer", "00_double")].status == "failed"
+    assert "died twice" in rows[("killer", "00_double")].reason
+    assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
+    assert (rows[("other", "00_double")].status, rows[("other", "00_double")].score) == ("graded", 2)
+
+
+def test_a_notebook_that_kills_the_warm_process_does_not_hurt_the_next(tmp_path, course):
+    source, rel = course
+    kill_then_answer = KILL_PARENT + "\ndef double(x):\n    return 2 * x"
+    rows = _grade(tmp_path, source, {
+        "killer": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": kill_then_answer}),
+                   "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
+    }, kernel="fork")  # a forked kernel's parent is the warm process
+    assert (rows[("killer", "00_double")].status, rows[("killer", "00_double")].score) == ("graded", 2)
+    assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
+
+
+def test_grading_that_cannot_run_says_why(tmp_path, course):
+    source, rel = course
+    klass = tmp_path / "class"
+    synth.write_student(klass / "ann", {"00_double": rel["00_double"]})
+    with pytest.raises(batch.BatchError, match="No source notebooks"):
+        batch.grade_submissions(klass, tmp_path / "out", 1, source_root=tmp_path / "nothing",
+                                work_root=tmp_path / "work")
+    with pytest.raises(batch.BatchError, match="inside the submissions folder"):
+        batch.grade_submissions(klass, klass / "out", 1, source_root=source, work_root=tmp_path / "work")
