@@ -14,10 +14,12 @@ from typing import Any
 
 from crewai import Crew, Process
 
+from course import recording as _recording
+
 from autograder import integrity as _integrity
 from autograder import shapes
 from autograder.feedback import fail, passed
-from autograder.runner import build, run, runs
+from autograder.runner import build, grader_runs, run, runs
 
 __all__ = [
     "integrity", "run",
@@ -408,12 +410,33 @@ def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any
     if sequential.overlapping_pairs():
         fail("Tasks overlapped in the sequential version.", "one task at a time with parallel=False",
              f"overlapping: {sequential.overlapping_pairs()}", "parallel=False should turn every async_execution off.")
-    if not parallel.wall_time < sequential.wall_time:
-        fail("The parallel version was not faster when the grader ran it.",
-             "a shorter run when the research overlaps",
-             f"parallel {parallel.wall_time:.2f} s, sequential {sequential.wall_time:.2f} s",
-             "Check that the research tasks come first and overlap.")
+    for name, value, overlapped in (("parallel_seconds", parallel_seconds, True),
+                                    ("sequential_seconds", sequential_seconds, False)):
+        if not _recorded_in_this_kernel(value, overlapped):
+            kind = "with overlapping tasks" if overlapped else "with one task at a time"
+            fail(f"`{name}` does not match any run of your crew.",
+                 f"the time of a real run {kind}, measured in this notebook",
+                 f"{value:.3f} s, but no recorded run {kind} took about that long",
+                 "Set the variable from time.perf_counter() around the `await` of a fresh crew, and run that cell.")
     passed(f"speed-up measured: {sequential_seconds / parallel_seconds:.1f}x")
+
+
+def _recorded_in_this_kernel(seconds: float, overlapped: bool) -> bool:
+    """A learner's perf_counter reading matches a kickoff the learner made in this kernel.
+
+    The reading wraps the whole kickoff, so it exceeds the recorded wall time by
+    a few milliseconds (measured: 2-8 ms); the grader's own re-runs do not count.
+    A typed-in number matches no run.
+    """
+    __tracebackhide__ = True
+    for recorded in _recording._runs_since(None):
+        if recorded.started_at in grader_runs() or recorded.error:
+            continue
+        if bool(recorded.overlapping_pairs()) != overlapped:
+            continue
+        if recorded.wall_time - 0.02 <= seconds <= recorded.wall_time + 0.05 + 0.1 * recorded.wall_time:
+            return True
+    return False
 
 
 # --- 04: mixed phases -------------------------------------------------------------------------

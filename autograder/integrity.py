@@ -19,7 +19,7 @@ from autograder.feedback import fail
 
 GUARDED = (
     "course.scripted_llm", "course.replies", "course.prompts", "course.recording", "course.routing",
-    "course.delegation", "autograder.feedback", "autograder.runner", "autograder.integrity",
+    "course.delegation", "course.graph", "autograder.feedback", "autograder.runner", "autograder.integrity",
     "autograder.shapes", "autograder.checks",
 )
 

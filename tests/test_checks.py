@@ -6,6 +6,8 @@ Fast (no kernel, no nbgrader): every answer is a build function from
 
 from __future__ import annotations
 
+import time
+
 import re
 import sys
 from pathlib import Path
@@ -51,6 +53,28 @@ def failure(call, *args, **kwargs) -> str:
     return message
 
 
+def measured(build_crew, **arguments) -> float:
+    """What a learner's perf_counter cell reads around one kickoff (at the notebook's 0.12 s latency)."""
+    previous = course.default_llm()
+    course.reset_default_llm(latency=0.12)
+    try:
+        crew = build_crew(**arguments)
+        start = time.perf_counter()
+        crew.kickoff()
+        return time.perf_counter() - start
+    finally:
+        course.routing._default = previous
+
+
+def test_typed_in_timings_match_no_recorded_run():
+    three = REFERENCE["03_async.ipynb"]
+    real = measured(three, parallel=True), measured(three, parallel=False)
+    checks.async_timing(three, *real)  # the real readings pass
+    assert "does not match any run" in failure(checks.async_timing, three, real[0] + 0.3, real[1] + 0.9)
+    # A parallel-looking number that only a one-at-a-time run took is not a parallel measurement.
+    assert "does not match any run" in failure(checks.async_timing, three, real[1] * 0.99, real[1] * 3)
+
+
 @pytest.mark.parametrize("answers", [REFERENCE, {nb: define(c[k]) for nb, c in ALTERNATIVE.items()
                                                  for k in c if k.endswith("build")}],
                          ids=["reference", "alternative"])
@@ -68,7 +92,7 @@ def test_right_answers_pass_every_behaviour_check(answers, capsys):
     checks.async_agents(three)
     checks.async_overlap(three, thorough=True)
     checks.async_join(three, thorough=True)
-    checks.async_timing(three, 0.5, 0.9)
+    checks.async_timing(three, measured(three, parallel=True), measured(three, parallel=False))
     checks.mixed_parallel(four, thorough=True)
     checks.mixed_joins(four, thorough=True)
     assert capsys.readouterr().out.count("\u2714") == 14
