@@ -28,7 +28,10 @@ grade: env
 test: env browser
 	$(RUN) $(PY) -m pytest -q
 
+# Benchmarks, not tests: each section measures its alternatives side by side in one run.
 bench: env
+	$(RUN) $(PY) -m autograder.bench_kit
+	$(RUN) $(PY) -m autograder.bench_notebooks
 	$(RUN) $(PY) -m autograder.bench
 
 release: env

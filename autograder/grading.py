@@ -264,7 +264,7 @@ def _prepare(settings: Settings, root: Path, student: str, notebook: str, submit
     }
 
 
-def _run_converter(app) -> tuple[bool, str, str]:
+def run_converter(app) -> tuple[bool, str, str]:
     """Run an nbgrader converter; (ok, log text, error text)."""
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
@@ -328,7 +328,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     app = Autograde(coursedir=CourseDirectory(config=config), config=config)
     app.force = True
     app.create_student = True
-    ok, log, error = _run_converter(app)
+    ok, log, error = run_converter(app)
     leftovers = procs.kill_new_descendants(before)
     result.log = log + (f"\n{error}\n" if error else "")
     report = execute_mod.REPORTS.pop((student, notebook), execute_mod.ExecutionReport())
@@ -412,7 +412,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     fb_config = feedback_mod.feedback_config(config, _path_roots(settings, root))
     fb_app = GenerateFeedback(coursedir=CourseDirectory(config=fb_config), config=fb_config)
     fb_app.force = True
-    fb_ok, fb_log, fb_error = _run_converter(fb_app)
+    fb_ok, fb_log, fb_error = run_converter(fb_app)
     html_path = root / "feedback" / student / settings.assignment / f"{notebook}.html"
     if fb_ok and html_path.exists():
         html = html_path.read_text(encoding="utf-8")

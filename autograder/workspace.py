@@ -49,9 +49,6 @@ def nbgrader_config(root: Path, assignment: str = ASSIGNMENT) -> Config:
 
 def generate(root: Path, assignment: str = ASSIGNMENT) -> str:
     """Run nbgrader's generate_assignment in ``root`` (in this process); returns its log."""
-    import io
-    import logging
-
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
@@ -60,22 +57,15 @@ def generate(root: Path, assignment: str = ASSIGNMENT) -> str:
     config = nbgrader_config(root, assignment)
     app = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
     app.force = True
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
-    app.log.addHandler(handler)
-    try:
-        app.start()
-    except BaseException as err:  # nbgrader raises NbGraderException, SystemExit, ...
-        if isinstance(err, KeyboardInterrupt):
-            raise
-        lines = [line for line in buffer.getvalue().splitlines() if "ERROR" in line or "CRITICAL" in line]
+    from autograder.grading import run_converter  # one way to run an nbgrader app and keep its log
+
+    ok, log, error = run_converter(app)
+    if not ok:
+        lines = [line for line in log.splitlines() if "ERROR" in line or "CRITICAL" in line]
         raise TemplateError(
             f"nbgrader could not generate the assignment from {root / 'source' / assignment}: "
-            + ("; ".join(lines[-3:]) or repr(err))) from err
-    finally:
-        app.log.removeHandler(handler)
-    return buffer.getvalue()
+            + ("; ".join(lines[-3:]) or error))
+    return log
 
 
 def build_template(source_root: Path, dest: Path, assignment: str = ASSIGNMENT) -> Path:
