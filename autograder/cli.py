@@ -20,6 +20,7 @@ when `release` finds a problem in the release.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,7 +68,12 @@ def _release(args: argparse.Namespace) -> int:
     from autograder import release_check
 
     if getattr(args, "regenerate", True):
-        print("Regenerating release/ from source/ with nbgrader ...", file=sys.stderr)
+        print("Building source/ notebooks from source/cells_*.py, then release/ with nbgrader ...", file=sys.stderr)
+        built = subprocess.run([sys.executable, str(SOURCE / "build_notebooks.py")], cwd=ROOT,
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            print(f"The source notebooks could not be built:\n{built.stderr[-2000:]}", file=sys.stderr)
+            return 2
         try:
             release_check.generate_release(ROOT)
         except RuntimeError as err:
