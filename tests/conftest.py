@@ -26,3 +26,21 @@ def llm():
     fresh = course.reset_default_llm()
     yield fresh
     course.routing._default = previous
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Let crews that tests left running in worker threads (timeout tests) finish.
+
+    Otherwise CrewAI's agent flows die mid-step at interpreter shutdown and print
+    "cannot schedule new futures after shutdown" tracebacks after the summary.
+    """
+    import threading
+    import time
+
+    deadline = time.monotonic() + 20
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and thread.daemon and thread.is_alive():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    from crewai.events import crewai_event_bus
+
+    crewai_event_bus.flush()
