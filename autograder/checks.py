@@ -447,8 +447,8 @@ def dag_data(dag: Any) -> None:
     try:
         graph = shapes.normalise(dag)
     except ValueError as exc:
-        fail("`dag` is not a task graph yet.", "{task: [tasks it waits for], ...}", str(exc),
-             "Give every task a key; roots wait for [].")
+        fail("`dag` is not a task graph yet.", "a dict {task: [tasks it waits for], ...} with all six tasks", str(exc),
+             'Write one key per task, e.g. "analysis": ["research A", "research B"]; a task that waits for nothing gets [].')
     problem = shapes.four_phase_problem(graph)
     if problem:
         fail("`dag` is not the four-phase flow.",

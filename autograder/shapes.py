@@ -48,8 +48,10 @@ def crew_graph(crew: Any) -> Graph:
 
 def normalise(graph: Any) -> Graph:
     """A learner's dict as a clean graph; raises ValueError with a readable reason."""
-    if not isinstance(graph, dict) or not graph:
-        raise ValueError("it should be a dict like {\"analysis\": [\"research A\", \"research B\"], ...}")
+    if not isinstance(graph, dict):
+        raise ValueError(f"it is a {type(graph).__name__}, not a dict")
+    if not graph:
+        raise ValueError("it is an empty dict")
     clean: Graph = {}
     for name, waits in graph.items():
         if isinstance(waits, (str, bytes)) or not hasattr(waits, "__iter__"):
