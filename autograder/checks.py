@@ -111,17 +111,23 @@ def sequential_order(build_crew: Any, thorough: bool = False) -> None:
     crew = build(build_crew)
     _three_sequential_tasks(crew)
     for recorded in _runs(build_crew, thorough):
-        listed = [t.name for t in recorded.tasks]
-        if recorded.order() != listed:
-            fail("The tasks did not run in the order of the task list.", _order(listed),
-                 _order(recorded.order()), "A sequential crew runs tasks in the order of tasks=[...].")
-        for before, after in zip(recorded.tasks, recorded.tasks[1:]):
-            if not recorded.started_after_all(after, [before]):
-                fail(f"{after.name!r} started before {before.name!r} had finished.",
-                     "each task to start only after the previous one ended",
-                     f"they overlapped ({before.name!r} ended at {before.end:.2f} s, {after.name!r} started at "
-                     f"{after.start:.2f} s)", "Keep every task of this pipeline synchronous.")
+        _in_list_order_one_at_a_time(recorded, "A sequential crew runs tasks in the order of tasks=[...].")
     passed("the order is the task list's, one task at a time")
+
+
+def _in_list_order_one_at_a_time(recorded: Any, order_hint: str) -> None:
+    """Both processes walk the task list: in its order, each task after the previous one ended."""
+    __tracebackhide__ = True
+    listed = [t.name for t in recorded.tasks]
+    if recorded.order() != listed:
+        fail("The tasks did not run in the order of the task list.", _order(listed),
+             _order(recorded.order()), order_hint)
+    for before, after in zip(recorded.tasks, recorded.tasks[1:]):
+        if not recorded.started_after_all(after, [before]):
+            fail(f"{after.name!r} started before {before.name!r} had finished.",
+                 "each task to start only after the previous one ended",
+                 f"they overlapped ({before.name!r} ended at {before.end:.2f} s, {after.name!r} started at "
+                 f"{after.start:.2f} s)", "Keep every task of this pipeline synchronous.")
 
 
 def sequential_context(build_crew: Any, thorough: bool = False) -> None:
@@ -226,14 +232,8 @@ def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
     crew = build(build_crew)
     _hierarchical(crew)
     for recorded in _runs(build_crew, thorough):
-        listed = [t.name for t in recorded.tasks]
-        if recorded.order() != listed:
-            fail("The tasks did not run in the order of the task list.", _order(listed),
-                 _order(recorded.order()), "List the tasks in pipeline order: research, write, edit.")
+        _in_list_order_one_at_a_time(recorded, "List the tasks in pipeline order: research, write, edit.")
         for before, after in zip(recorded.tasks, recorded.tasks[1:]):
-            if not recorded.started_after_all(after, [before]):
-                fail(f"{after.name!r} started before {before.name!r} had finished.", "one task at a time",
-                     "they overlapped", "Keep every task synchronous.")
             if before.name not in after.received_from:
                 fail(f"{after.name!r} never saw the output of {before.name!r}.",
                      "each step working from the previous step's output",
