@@ -9,41 +9,34 @@ from __future__ import annotations
 from itertools import permutations
 from typing import Any
 
+from course import graph as graph_rules
+
 Graph = dict[str, list[str]]
 
 
 def label(task: Any) -> str:
     """A task's name as the course recorder shows it: ``name=`` or its description."""
-    if getattr(task, "name", None):
-        return str(task.name)
-    description = " ".join(str(getattr(task, "description", "task")).split())
-    return description if len(description) <= 40 else description[:37] + "..."
+    return graph_rules.task_name(task)
 
 
 def crew_graph(crew: Any) -> Graph:
-    """What each task of a sequential crew waits for, by CrewAI 1.15.30's rule.
+    """What each task of a sequential crew waits for, by the course's one rule (``course.graph``).
 
-    With ``context=`` a task waits for exactly those tasks. Without it, a sync
-    task waits for every earlier task and an async task for the last earlier
-    sync task (it starts when the walk through the list reaches it).
+    Tasks that share a label get "#position" added, so that the shape check sees
+    every task as its own node.
     """
     tasks = list(crew.tasks)
-    names = []
+    names: list[str] = []
     for i, task in enumerate(tasks):
         name = label(task)
         names.append(name if name not in names else f"{name} #{i + 1}")
     position = {id(t): i for i, t in enumerate(tasks)}
-    graph: Graph = {}
+    specs = []
     for i, task in enumerate(tasks):
-        context = task.context if isinstance(task.context, list) else None
-        if context:
-            graph[names[i]] = [names[position[id(c)]] for c in context if id(c) in position]
-        elif task.async_execution:
-            earlier_sync = [names[j] for j in range(i) if not tasks[j].async_execution]
-            graph[names[i]] = earlier_sync[-1:]
-        else:
-            graph[names[i]] = names[:i]
-    return graph
+        context = task.context if isinstance(task.context, list) else []
+        specs.append((names[i], bool(task.async_execution),
+                      [names[position[id(c)]] for c in context if id(c) in position]))
+    return graph_rules.waits_for(specs)
 
 
 def normalise(graph: Any) -> Graph:
