@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from crewai import Agent, Crew, Process, Task
 
+from course.scripted_llm import ScriptedLLM
+
 
 def _agent(role: str, goal: str, backstory: str, **extra) -> Agent:
     return Agent(role=role, goal=goal, backstory=backstory, **extra)
@@ -80,12 +82,18 @@ def async_crew(parallel: bool = True, topics: tuple[str, ...] = ("solar power", 
     return Crew(agents=[*researchers, writer], tasks=[*research, synthesis], process=Process.sequential)
 
 
-def mixed_phases_crew() -> Crew:
-    """Parallel research -> analysis -> parallel outputs -> final review."""
+def mixed_phases_crew(review_context: str = "both", report_latency: float | None = None) -> Crew:
+    """Parallel research -> analysis -> parallel outputs -> final review.
+
+    ``review_context="presentation"`` gives the review only the presentation in its
+    context, and ``report_latency`` puts the report's writer on a slower model of its
+    own: together they show the barrier (the review still waits for the report).
+    """
     r1 = _agent("Researcher A", "Research markets", "Market researcher")
     r2 = _agent("Researcher B", "Research technology", "Technology researcher")
     analyst = _agent("Analyst", "Analyze research", "Data analyst")
-    writer = _agent("Writer", "Write reports", "Report writer")
+    writer = _agent("Writer", "Write reports", "Report writer",
+                    **({"llm": ScriptedLLM(latency=report_latency)} if report_latency is not None else {}))
     designer = _agent("Designer", "Design presentations", "Presentation designer")
     editor = _agent("Editor", "Review all outputs", "Senior editor")
     research_a = Task(name="research A", description="Research the market", expected_output="Market notes",
@@ -99,6 +107,6 @@ def mixed_phases_crew() -> Crew:
     slides = Task(name="presentation", description="Create the presentation", expected_output="Slides",
                   agent=designer, context=[analysis], async_execution=True)
     review = Task(name="review", description="Review all outputs", expected_output="Review notes",
-                  agent=editor, context=[report, slides])
+                  agent=editor, context=[slides] if review_context == "presentation" else [report, slides])
     return Crew(agents=[r1, r2, analyst, writer, designer, editor],
                 tasks=[research_a, research_b, analysis, report, slides, review])

@@ -19,16 +19,14 @@ from typing import Any, Callable, Iterable
 
 import ipywidgets as widgets
 
-from course import routing, traps
+from course import graph, routing, traps
 from course.recording import RecordedRun, record
 
 DEFAULT_TIMEOUT = 60.0
 
 
 def _task_names(crew: Any) -> list[str]:
-    from course.graph import task_name
-
-    return [task_name(t) for t in getattr(crew, "tasks", None) or []]
+    return graph.task_names(list(getattr(crew, "tasks", None) or []))
 
 
 def measure(build_crew: Callable[[], Any], latency: float = 0.0, timeout: float = DEFAULT_TIMEOUT,

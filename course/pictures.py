@@ -29,6 +29,8 @@ MISSING = "#d62728"
 EXTRA = "#ff7f0e"
 INK = "#2b2b2b"
 MUTED = "#7a7a7a"
+DATA_ONLY = "#b0b0b0"
+WAIT_ONLY = (0, (1.2, 1.6))  # dotted: waits, but receives no output
 
 _BAR = 0.56  # bar height, in lanes
 
@@ -157,7 +159,7 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     height = 1.35 + 0.62 * max(len(lanes), 1) + 0.5 + _LEGEND_INCHES
     fig, ax, owned = _new_axes(ax, (10, height))
     y = {lane: i for i, lane in enumerate(lanes)}
-    deps = run.dependencies()
+    deps, data = run.dependencies(), run.receives()
     labels: list[_Label] = []
     centre: dict[tuple[str, str], tuple[float, float, float]] = {}  # (kind, task) -> (start, end, y)
 
@@ -217,9 +219,11 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
             if dep not in work or abs(work[dep][2] - to_y) < 1e-9:
                 continue  # same track: the bars already touch
             _start, dep_end, from_y = work[dep]
+            carries = dep in data.get(record.name, [])  # dotted: the barrier holds it back, no output passes
             ax.add_patch(FancyArrowPatch((dep_end, from_y), (start, to_y), arrowstyle="-|>", color=MUTED,
                                          lw=0.8, mutation_scale=8, shrinkA=0, shrinkB=0, zorder=3,
-                                         gid=f"passes:{dep}->{record.name}"))
+                                         linestyle="-" if carries else WAIT_ONLY,
+                                         gid=f"{'passes' if carries else 'waits'}:{dep}->{record.name}"))
 
     ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
     ax.text(run.wall_time, -0.5 - 0.1, f"wall time {run.wall_time:.2f} s ", ha="right", va="bottom",
@@ -236,7 +240,7 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
 
     length = run.critical_path()[1]
     heading = [title or "What ran when",
-               f"{run.process} · wall time {run.wall_time:.2f} s · critical path {length:.2f} s"]
+               f"Process.{run.process} · wall time {run.wall_time:.2f} s · critical path {length:.2f} s"]
     if run.error:
         heading.append("failed: " + _short(" ".join(str(run.error).split()), 95))
     skipped = [t.name for t in run.tasks if t.start is None]
@@ -256,13 +260,15 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         handles.append(Line2D([], [], color=INK, linestyle=(0, (4, 3)), lw=1, label="join"))
     if any(str(p.get_gid()).startswith("passes:") for p in ax.patches):
         handles.append(Line2D([], [], color=MUTED, lw=0.8, marker=">", markersize=4, label="output waited for"))
+    if any(str(p.get_gid()).startswith("waits:") for p in ax.patches):
+        handles.append(Line2D([], [], color=MUTED, lw=0.8, linestyle=WAIT_ONLY, label="waited for, no output"))
     if any(not b.ok for b in bars):
         handles.append(Patch(facecolor="white", edgecolor=FAILED, linewidth=1.8, label="failed"))
     if owned:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
         fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
-    else:
-        ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    else:  # beside the lanes, where it covers no bar
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     _fit_labels(fig, ax, labels)
     return fig
 
@@ -310,8 +316,9 @@ def _fit_labels(fig: Figure, ax: Any, labels: list[_Label]) -> None:
 
 @dataclass
 class _GraphView:
-    graph: graphs.Graph
+    graph: graphs.Graph  # waits, reduced
     is_async: set[str] = field(default_factory=set)
+    data: graphs.Graph | None = None  # whose outputs each task receives; None: a dict, waits only
     durations: dict[str, float] | None = None
     caption: str = ""
 
@@ -320,15 +327,15 @@ def _view(source: Any) -> _GraphView:
     if isinstance(source, RecordedRun):
         durations = {t.name: t.duration for t in source.tasks if t.start is not None}
         return _GraphView(source.dependencies(), {t.name for t in source.tasks if t.async_execution},
-                          durations, f"{source.process} run, wall time {source.wall_time:.2f} s")
+                          source.receives(), durations, f"{source.process} run, wall time {source.wall_time:.2f} s")
     if isinstance(source, Mapping):
         return _GraphView(graphs.normalize(source), caption="as written down")
     if hasattr(source, "tasks"):
         tasks = list(source.tasks or [])
         process = str(getattr(getattr(source, "process", None), "value", "sequential"))
-        return _GraphView(graphs.crew_graph(source),
-                          {graphs.task_name(t) for t in tasks if getattr(t, "async_execution", False)},
-                          caption=f"{process} crew, before it runs")
+        specs = graphs.specs(source)
+        return _GraphView(graphs.waits_for(specs), {name for name, is_async, _ in specs if is_async},
+                          graphs.receives_from(specs), caption=f"{process} crew, before it runs")
     raise TypeError("dag() draws a RecordedRun, a Crew, or a dict {task name: [names it waits for]}; "
                     f"got {type(source).__name__}.")
 
@@ -438,7 +445,8 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
                 critical: list[str] | None = None,
                 edge_colours: Mapping[tuple[str, str], str] | None = None,
                 ghost_edges: Mapping[tuple[str, str], str] | None = None,
-                node_notes: Mapping[str, tuple[str, str]] | None = None) -> None:
+                node_notes: Mapping[str, tuple[str, str]] | None = None,
+                show_data_only: bool = False) -> None:
     where = layout.where
     critical = critical or []
     on_path = set(zip(critical, critical[1:]))
@@ -479,12 +487,18 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
         for dep in deps:
             edge = (dep, name)
             colour = (edge_colours or {}).get(edge)
+            # Dotted: a wait that carries no output (the barrier before a sync task).
+            style = "-" if view.data is None or dep in view.data.get(name, []) else WAIT_ONLY
+            kind = "edge" if style == "-" else "wait"
             if colour:
-                arrow(dep, name, colour, 2.2, "-", f"edge:{dep}->{name}")
+                arrow(dep, name, colour, 2.2, style, f"{kind}:{dep}->{name}")
             elif edge in on_path:
-                arrow(dep, name, CRITICAL, 2.6, "-", f"edge:{dep}->{name}")
+                arrow(dep, name, CRITICAL, 2.6, style, f"{kind}:{dep}->{name}")
             else:
-                arrow(dep, name, MUTED, 1.1, "-", f"edge:{dep}->{name}")
+                arrow(dep, name, MUTED, 1.1, style, f"{kind}:{dep}->{name}")
+    if show_data_only:
+        for dep, name in sorted(_data_only(view)):
+            arrow(dep, name, DATA_ONLY, 0.8, "-", f"data:{dep}->{name}")
     for (dep, name), colour in (ghost_edges or {}).items():
         arrow(dep, name, colour, 2.0, (0, (3, 2)), f"ghost:{dep}->{name}")
 
@@ -494,6 +508,13 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
     ax.set_xlim(*layout.xlim)
     ax.set_ylim(*layout.ylim)
     ax.set_axis_off()
+
+
+def _data_only(view: _GraphView) -> set[tuple[str, str]]:
+    """Outputs a task receives from a task it waits for only through others (drawn thin)."""
+    if view.data is None:
+        return set()
+    return graphs.edges(view.data) - graphs.edges(view.graph)
 
 
 def _edge_list(view: _GraphView, *more: Any) -> list[tuple[str, str]]:
@@ -507,21 +528,22 @@ def dag(source: Any, ax: Any = None, title: str | None = None, highlight_critica
     """Draw a task DAG: from a RecordedRun, a Crew, or a dict ``{task: [tasks it waits for]}``.
 
     Columns are phases (a task sits one column right of the last task it waits
-    for); async tasks are hatched green; the critical path is drawn thick gold:
+    for); async tasks are hatched green. An arrow means "waits for": solid when
+    the task also receives that output, dotted when it only waits (the barrier
+    before a sync task), and a thin grey arrow marks an output received from a
+    task waited for only through others. The critical path is drawn thick gold:
     by measured seconds for a run, by number of tasks for a crew or a dict.
+    The figure carries a text description as ``fig.text_alternative``.
     """
     view = _view(source)
     layers = _layers(view.graph)
-    layout = _layout(layers, _edge_list(view))
+    layout = _layout(layers, _edge_list(view, sorted(_data_only(view))))
     fig, ax, owned = _new_axes(ax, layout.size)
     cycle = graphs.find_cycle(view.graph)
-    critical: list[str] = []
+    critical: graphs.CriticalPath | None = None
     if highlight_critical and view.graph and not cycle:
-        if isinstance(source, RecordedRun):
-            critical = source.critical_path()[0]
-        else:
-            critical = graphs.critical_path(view.graph)[0]
-    _draw_graph(ax, view, layers, layout, critical=critical)
+        critical = source.critical() if isinstance(source, RecordedRun) else graphs.critical(view.graph)
+    _draw_graph(ax, view, layers, layout, critical=critical.path if critical else None, show_data_only=True)
     caption = view.caption
     if cycle:
         caption = graphs.describe_cycle(cycle)
@@ -529,16 +551,43 @@ def dag(source: Any, ax: Any = None, title: str | None = None, highlight_critica
     handles = [Patch(facecolor=SYNC_FACE, edgecolor=SYNC_EDGE, label="task")]
     if view.is_async:
         handles.append(Patch(facecolor=ASYNC_FACE, edgecolor=ASYNC_EDGE, hatch=ASYNC_HATCH, label="async task"))
+    wait_only = view.data is not None and bool(graphs.edges(view.graph) - graphs.edges(view.data))
+    handles.append(Line2D([], [], color=MUTED, lw=1.1, label="waits for, receives output"
+                          if view.data is not None else "waits for"))
+    if wait_only:
+        handles.append(Line2D([], [], color=MUTED, lw=1.1, linestyle=WAIT_ONLY, label="waits, no output (barrier)"))
+    if _data_only(view):
+        handles.append(Line2D([], [], color=DATA_ONLY, lw=0.8, label="receives output only"))
     if critical:
         what = "seconds" if isinstance(source, RecordedRun) else "tasks"
-        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path (most {what})"))
+        tie = f", {len(critical.ties)} tie" if len(critical.ties) > 1 else ""
+        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path (most {what}{tie})"))
     if owned:
         height = fig.get_size_inches()[1]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-        fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, _LEGEND_INCHES * (1 + (len(handles) > 4)) / height, 1, 1))
     else:
         ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    fig.text_alternative = describe_graph(view, critical, cycle)  # type: ignore[attr-defined]
     return fig
+
+
+def describe_graph(view: _GraphView, critical: graphs.CriticalPath | None = None,
+                   cycle: list[str] | None = None) -> str:
+    """The drawing in words, one line per task (what it waits for, what it receives)."""
+    lines = [view.caption]
+    if cycle:
+        lines.append(graphs.describe_cycle(cycle))
+    for name, deps in view.graph.items():
+        mode = "async" if name in view.is_async else "sync"
+        waits = ", ".join(deps) or "nothing"
+        line = f"{name} ({mode}) waits for {waits}"
+        if view.data is not None:
+            line += f"; receives {', '.join(view.data.get(name, [])) or 'no output'}"
+        lines.append(line)
+    if critical:
+        lines.append("critical path: " + critical.describe("s" if view.durations else "tasks"))
+    return "\n".join(lines)
 
 
 def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
@@ -553,7 +602,11 @@ def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
     diff, mine_graph = graphs.compare(expected, real.graph)
     for name in diff.absent:  # so that a missing edge has both ends to attach to
         mine_graph.setdefault(name, [])
-    mine = _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption="as you wrote it")
+    caption = "as you wrote it"
+    if diff.names:  # drawn with the crew's names, so that both panels read alike
+        pairs = ", ".join(f"{mine} = {theirs}" for mine, theirs in list(diff.names.items())[:4])
+        caption = f"your names matched by place: {pairs}{', ...' if len(diff.names) > 4 else ''}"
+    mine = _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption=caption)
     mine_layers, real_layers = _layers(mine.graph), _layers(real.graph)
     ghosts_mine = {e: MISSING for e in sorted(diff.missing)}
     ghosts_real = {e: EXTRA for e in sorted(diff.extra) if e[0] in real.graph and e[1] in real.graph}
@@ -596,10 +649,14 @@ def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
             parts.append("tasks you left out: " + ", ".join(repr(n) for n in diff.absent))
         verdict, colour = "Differences: " + "; ".join(parts) + ".", FAILED
     fig.suptitle(verdict, fontsize=10.5, color=colour, x=0.01, ha="left")
+    fig.text_alternative = "\n\n".join([verdict, "Your DAG: " + describe_graph(mine),  # type: ignore[attr-defined]
+                                         "The crew's DAG: " + describe_graph(real)])
     handles = [Line2D([], [], color=MISSING, lw=2.2, label="in the crew, not in yours"),
                Line2D([], [], color=EXTRA, lw=2.2, label="in yours, not in the crew"),
                Line2D([], [], color=MUTED, lw=1.1, label="in both")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    if real.data is not None and graphs.edges(real.graph) - graphs.edges(real.data):
+        handles.append(Line2D([], [], color=MUTED, lw=1.1, linestyle=WAIT_ONLY, label="crew waits, no output (barrier)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, _LEGEND_INCHES / figsize[1], 1, 1 - 0.3 / figsize[1]))
     fig.graph_diff = diff  # type: ignore[attr-defined]
     return fig

@@ -23,7 +23,7 @@ from crewai.events.types.crew_events import (
 from crewai.events.types.task_events import TaskCompletedEvent, TaskFailedEvent, TaskStartedEvent
 from crewai.events.types.tool_usage_events import ToolUsageErrorEvent, ToolUsageFinishedEvent
 
-from course import replies
+from course import graph, replies
 from course.scripted_llm import JOURNAL, LLMCall
 
 
@@ -54,7 +54,7 @@ class TaskRecord:
     ref: str | None = None  # provenance tag of the output
     received_refs: list[str] = field(default_factory=list)
     received_from: list[str] = field(default_factory=list)  # tasks whose outputs reached this one
-    context: list[str] = field(default_factory=list)  # tasks declared in ``context=``
+    context: list[str] | None = None  # tasks declared in ``context=``; None when it was left out
     delegations: list[Delegation] = field(default_factory=list)
     error: str | None = None
 
@@ -81,6 +81,7 @@ class RecordedRun:
     started_at: datetime
     error: str | None = None
     manager: str | None = None
+    crew_id: str = ""  # the Crew's own id: runs of one crew object share it, a fresh crew has a new one
 
     # --- finding tasks ----------------------------------------------------------
     def task(self, key: Any) -> TaskRecord:
@@ -131,26 +132,33 @@ class RecordedRun:
     def workers(self) -> dict[str, str | None]:
         return {t.name: t.worker for t in self.tasks}
 
-    # --- the task graph -----------------------------------------------------------
+    # --- the task graph (rules in ``course.graph``, shared with crews and pictures) --------
+    def _specs(self) -> list[tuple[str, bool, list[str] | None]]:
+        return [(t.name, t.async_execution, t.context) for t in self.tasks]
+
     def dependencies(self) -> dict[str, list[str]]:
-        """Which tasks each task waits for, as CrewAI's sequential walk decides it.
+        """What each task waited for before it could start, as CrewAI's walk decides it.
 
-        A task with ``context=`` waits for those tasks. Without it, a sync task
-        waits for every earlier task and an async task for the last earlier sync
-        task (the rule lives in ``course.graph``, shared with crews and pictures).
+        Its context, the sync task before it, and for a sync task every async task
+        still running (the barrier), reduced to direct waits.
         """
-        from course import graph
+        return graph.waits_for(self._specs())
 
-        return graph.waits_for((t.name, t.async_execution, t.context) for t in self.tasks)
+    def receives(self) -> dict[str, list[str]]:
+        """Whose outputs each task was given, by its context (``received_from`` is what really arrived)."""
+        return graph.receives_from(self._specs())
+
+    def critical(self) -> graph.CriticalPath:
+        """The longest chain of waits, by measured durations, with any chains that tie."""
+        return graph.critical(self.dependencies(), {t.name: t.duration for t in self.tasks})
 
     def critical_path(self) -> tuple[list[str], float]:
-        """The longest chain of dependent tasks, by measured durations.
+        """The longest chain of waiting tasks, by measured durations.
 
         No schedule can finish sooner than this; compare it with ``wall_time``.
         """
-        from course import graph
-
-        return graph.critical_path(self.dependencies(), {t.name: t.duration for t in self.tasks})
+        found = self.critical()
+        return found.path, found.length
 
     def summary(self) -> str:
         """A plain-text timeline, one line per task."""
@@ -209,13 +217,6 @@ def install() -> None:
     _installed = True
 
 
-def _task_name(task: Any) -> str:
-    if getattr(task, "name", None):
-        return str(task.name)
-    description = " ".join(str(getattr(task, "description", "task")).split())
-    return description if len(description) <= 40 else description[:37] + "..."
-
-
 def _seconds(moment: datetime, origin: datetime) -> float:
     return (moment - origin).total_seconds()
 
@@ -247,7 +248,7 @@ def _build(crew: Any, start_event: Any, events: list[tuple[Any, Any]]) -> Record
     window = [(s, e) for s, e in events if origin <= e.timestamp <= closing]
     tasks = list(getattr(crew, "tasks", []))
     ids = {str(t.id): i for i, t in enumerate(tasks)}
-    names = [_task_name(t) for t in tasks]
+    names = graph.task_names(tasks)
     agents = [str(a.role) for a in getattr(crew, "agents", [])]
     manager = getattr(crew, "manager_agent", None)
     records = []
@@ -257,8 +258,8 @@ def _build(crew: Any, start_event: Any, events: list[tuple[Any, Any]]) -> Record
             index=i, name=names[i], description=str(task.description),
             async_execution=bool(task.async_execution),
             agent=str(agent.role) if agent is not None else None, worker=None, start=None, end=None,
-            context=[names[ids[str(c.id)]] for c in (task.context or []) if hasattr(c, "id") and str(c.id) in ids]
-            if isinstance(task.context, list) else [],
+            context=graph.declared_context(
+                task, lambda c: names[ids[str(c.id)]] if str(getattr(c, "id", "")) in ids else None),
         ))
     delegations: list[Delegation] = []
     for _source, event in window:
@@ -308,10 +309,12 @@ def _build(crew: Any, start_event: Any, events: list[tuple[Any, Any]]) -> Record
         delegations=sorted(delegations, key=lambda d: d.start),
         wall_time=_seconds(closing, origin), started_at=origin, error=error,
         manager=str(manager.role) if manager is not None else ("Crew Manager" if process == "hierarchical" else None),
+        crew_id=str(getattr(crew, "id", "") or id(crew)),
     )
 
 
-def _runs_since(moment: datetime | None) -> list[RecordedRun]:
+def runs_since(moment: datetime | None) -> list[RecordedRun]:
+    """Every kickoff recorded since ``moment`` (all of this process's with None), oldest first."""
     events = _collector.snapshot()
     starts = [(s, e) for s, e in events if isinstance(e, CrewKickoffStartedEvent)
               and (moment is None or e.timestamp >= moment)]
@@ -320,7 +323,7 @@ def _runs_since(moment: datetime | None) -> list[RecordedRun]:
 
 def last_run() -> RecordedRun:
     """The most recent kickoff in this process, as a RecordedRun."""
-    runs = _runs_since(None)
+    runs = runs_since(None)
     if not runs:
         raise LookupError("No crew has run yet in this session. Run your crew first "
                           "(result = await crew.kickoff_async()), then ask for course.last_run().")
@@ -348,4 +351,4 @@ def record() -> Iterator[Recording]:
     try:
         yield recording
     finally:
-        recording.runs = _runs_since(began)
+        recording.runs = runs_since(began)

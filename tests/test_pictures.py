@@ -120,9 +120,11 @@ def test_crew_graph_follows_context_and_the_walk_rules(llm):
         "First": [],
         "Second": ["First"],  # async without context: the last earlier sync task
         "Third": ["First"],
-        "Fourth": ["First", "Second", "Third"],  # sync without context: every earlier task
-        "Fifth": ["Second"],  # context wins
+        "Fourth": ["Second", "Third"],  # sync: the barrier (and First through them)
+        "Fifth": ["Fourth"],  # sync tasks run one at a time: its context does not let it start earlier
     }
+    assert graphs.crew_receives(crew)["Fifth"] == ["Second"]  # context decides what it receives
+    assert graphs.crew_receives(crew)["Fourth"] == ["First", "Second", "Third"]
 
 
 def test_crew_graph_equals_the_recorded_dependencies(mixing_run):
@@ -166,8 +168,10 @@ def test_compare_matches_names_forgivingly_and_reports_edges():
     diff, renamed = graphs.compare(learner, MIXING_DICT)
     assert "Research B" in renamed and not diff.unknown and not diff.absent
     assert diff.missing == {("Research B", "Analyze all research")}
-    assert diff.extra == {("Research A", "Review all outputs")}
+    assert diff.extra == set()  # the review does wait for Research A (through the analysis): implied, not extra
     assert graphs.compare(MIXING_DICT, MIXING_DICT)[0].same
+    chained = dict(MIXING_DICT, **{"Research B": ["Research A"]})
+    assert graphs.compare(chained, MIXING_DICT)[0].extra == {("Research A", "Research B")}
 
 
 def test_a_shared_name_does_not_make_a_task_wait_for_itself():
@@ -341,3 +345,14 @@ def test_compare_dags_says_so_when_the_learner_is_right(mixing_run):
     assert "matches" in fig._suptitle.get_text()
     legend_labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "in the crew, not in yours" in legend_labels
+
+
+def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(llm):
+    from course.examples import mixed_phases_crew
+
+    fig = pictures.dag(mixed_phases_crew(review_context="presentation"))
+    assert set(_gid_patches(fig, "wait:")) == {"report->review"}
+    assert {"presentation->review", "analysis->report"} <= set(_gid_patches(fig, "edge:"))
+    assert "review (sync) waits for presentation, report; receives presentation" in fig.text_alternative
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "waits, no output (barrier)" in legend

@@ -60,7 +60,8 @@ def test_sequential_without_context_gets_all_earlier_outputs(llm):
     Crew(agents=[a, w, e], tasks=tasks).kickoff()
     run = course.last_run()
     assert run.task("three").received_from == ["one", "two"]
-    assert run.dependencies()["three"] == ["one", "two"]
+    assert run.receives()["three"] == ["one", "two"]
+    assert run.dependencies()["three"] == ["two"]  # direct waits: "one" is waited for through "two"
 
 
 def test_hierarchical_records_the_real_worker_not_the_manager(llm):
