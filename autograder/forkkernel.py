@@ -43,11 +43,11 @@ _server: dict = {}
 def _third_party_imports(kit: Path) -> list[str]:
     """Third-party modules a kernel will import through the kit (to pre-import in the zygote).
 
-    Followed from course/*.py and autograder/checks.py through the kit's own imports,
+    Followed from course/*.py and autograder/checks/*.py through the kit's own imports,
     so the grader's own modules (nbgrader, jupyter_client...) stay out of kernels.
     """
     names: set[str] = set()
-    todo = sorted((kit / "course").glob("*.py")) + [kit / "autograder" / "checks.py"]
+    todo = sorted((kit / "course").glob("*.py")) + sorted((kit / "autograder" / "checks").glob("*.py"))
     seen: set[Path] = set()
     while todo:
         path = todo.pop()

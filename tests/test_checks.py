@@ -17,8 +17,10 @@ import pytest
 from crewai import Agent, Crew, Process, Task
 
 import course
-from autograder import checks, integrity, shapes
-from autograder.feedback import CheckFailed
+from autograder import checks
+from autograder.checks import ex04_mixed, kit_integrity
+from autograder.checks.messages import CheckFailed
+from course import graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crew_answers import ALTERNATIVE, MISSING_JOIN_03, WRONG  # noqa: E402
@@ -84,7 +86,7 @@ def test_right_answers_pass_every_behaviour_check(answers, capsys):
     checks.sequential_crew(one)
     checks.sequential_order(one, thorough=True)
     checks.sequential_context(one, thorough=True)
-    checks.sequential_determinism(one, [checks.run(one).order()] * 2)
+    checks.sequential_determinism(one, [learner_run(one).order() for _ in range(3)])
     checks.hierarchical_setup(two)
     checks.hierarchical_delegation(two, thorough=True)
     checks.hierarchical_order(two, thorough=True)
@@ -93,38 +95,146 @@ def test_right_answers_pass_every_behaviour_check(answers, capsys):
     checks.async_overlap(three, thorough=True)
     checks.async_join(three, thorough=True)
     checks.async_timing(three, measured(three, parallel=True), measured(three, parallel=False))
+    checks.mixed_crew_graph(four)
     checks.mixed_parallel(four, thorough=True)
     checks.mixed_joins(four, thorough=True)
-    assert capsys.readouterr().out.count("\u2714") == 14
+    assert capsys.readouterr().out.count("\u2714") == 15
+
+
+def learner_run(build_crew, **arguments):
+    """A run as a learner makes it in the notebook (not through the grader): a fresh crew, kicked off."""
+    build_crew(**arguments).kickoff()
+    return course.last_run()
 
 
 def test_the_comparison_answers_accept_other_wordings_and_check_the_numbers():
     hierarchical = REFERENCE["02_hierarchical.ipynb"]
     from course.examples import sequential_crew
 
-    checks.hierarchical_answers(hierarchical, "The task list", "manager", 6, baseline=sequential_crew)
-    assert "Who decided the order" in failure(checks.hierarchical_answers, hierarchical, "the manager", "manager", 6,
-                                              baseline=sequential_crew)
-    assert "Who decided which agent" in failure(checks.hierarchical_answers, hierarchical, "the task list",
-                                                "the task list", 6, baseline=sequential_crew)
+    extra = len(learner_run(hierarchical).llm_calls) - len(learner_run(sequential_crew).llm_calls)
+    checks.hierarchical_answers(hierarchical, "The task list", "manager", extra, baseline=sequential_crew)
+    wrong_order = failure(checks.hierarchical_answers, hierarchical, "the manager", "manager", extra,
+                          baseline=sequential_crew)
+    wrong_workers = failure(checks.hierarchical_answers, hierarchical, "the task list", "the task list", extra,
+                            baseline=sequential_crew)
+    assert "`order_decided_by` does not fit" in wrong_order and "`workers_decided_by` does not fit" in wrong_workers
+    for message in (wrong_order, wrong_workers):  # a wrong answer is not told the right one
+        expected = message.split("Expected:")[1].split("What happened:")[0]
+        assert "TASK_LIST" not in expected and "MANAGER" not in expected
     assert "9 model calls" in failure(checks.hierarchical_answers, hierarchical, "the task list", "manager", 3,
                                       baseline=sequential_crew)
+
+
+def test_extra_calls_typed_without_runs_in_this_kernel_earn_nothing(monkeypatch):
+    hierarchical = REFERENCE["02_hierarchical.ipynb"]
+    from course.examples import sequential_crew
+
+    monkeypatch.setattr(checks.ex02_hierarchical, "learner_runs", lambda: [])  # a kernel where nothing ran
+    assert "not measured in this notebook" in failure(checks.hierarchical_answers, hierarchical, "task list",
+                                                      "manager", 6, baseline=sequential_crew)
+
+
+def test_orders_must_come_from_fresh_crews_run_in_this_kernel(monkeypatch):
+    one = REFERENCE["01_sequential.ipynb"]
+    order = learner_run(one).order()
+    monkeypatch.setattr(checks.ex01_sequential, "learner_runs", lambda: [course.last_run()])
+    assert "not filled from runs made in this notebook" in failure(checks.sequential_determinism, one, [order] * 3)
+    monkeypatch.undo()
+    runs = [learner_run(one) for _ in range(3)]
+    monkeypatch.setattr(checks.ex01_sequential, "learner_runs", lambda: runs)
+    checks.sequential_determinism(one, [r.order() for r in runs])
+
+
+def test_agent_on_tasks_under_a_manager_loses_the_manager_points_only():
+    def fixed_agents():
+        crew = REFERENCE["02_hierarchical.ipynb"]()
+        for task, agent in zip(crew.tasks, crew.agents):
+            task.agent = agent
+        return crew
+
+    checks.hierarchical_setup(fixed_agents)
+    checks.hierarchical_order(fixed_agents)
+    message = failure(checks.hierarchical_delegation, fixed_agents)
+    assert "manager had nothing to decide" in message and "agent=" in message
+
+
+def test_async_parts_are_independent_a_crew_without_async_keeps_agents_and_join():
+    def no_async(parallel=True):
+        return REFERENCE["03_async.ipynb"](parallel=False)
+
+    checks.async_agents(no_async)
+    checks.async_join(no_async)
+    assert "three async research tasks" in failure(checks.async_shape, no_async)
+    assert "did not overlap" in failure(checks.async_overlap, no_async)
+
+
+def test_a_crew_whose_kickoff_is_not_crewais_earns_nothing_even_in_structure_parts():
+    class Canned(Crew):
+        def kickoff(self, inputs=None):
+            return "done"
+
+    def canned(parallel=True):
+        crew = REFERENCE["03_async.ipynb"](parallel=parallel)
+        return Canned(agents=crew.agents, tasks=crew.tasks, process=crew.process)
+
+    messages = [failure(check, canned) for check in (checks.async_shape, checks.async_agents, checks.async_join)]
+    assert "its kickoff is not CrewAI's own" in messages[0]
+    for later in messages[1:]:  # said once; the others point at it in one line
+        assert later.startswith("This test depends on `build_crew()`") and "does not run as CrewAI runs it" in later
+
+
+def test_a_missing_answer_names_the_cell_that_should_set_it_and_its_error(monkeypatch):
+    from course import cell_log
+
+    ran = [cell_log.CellRun("orders = []\nfor _ in range(3):\n    crew.kickoff()",
+                            RuntimeError("Agent execution was invoked synchronously from within a running event loop."))]
+    monkeypatch.setattr(cell_log, "_cells", ran)
+    message = failure(checks.needs, "orders")
+    assert "`orders` is not defined" in message and "starts `orders = []`" in message
+    assert "kickoff_async" in message  # the trap's fix, not a bare NameError
+    assert "no cell that sets `extra_calls` has run" in failure(checks.needs, "extra_calls")
+    checks.needs("REFERENCE")  # defined in this module: nothing to say
+
+
+def test_a_reversed_dag_is_told_its_arrows_point_the_wrong_way():
+    reversed_dag = graph.reverse(REFERENCE_DAG)
+    assert "arrows point the wrong way" in failure(checks.dag_data, reversed_dag)
+
+
+def test_a_plan_without_the_barrier_wait_is_told_about_the_barrier():
+    plan = dict(REFERENCE_DAG, **{"final review": ["presentation"]})
+    message = failure(checks.dag_data, plan)
+    assert "'final review' does not wait for 'report'" in message and "barrier" in message
+
+
+def test_picture_and_check_agree_on_a_dag_with_other_names():
+    alternative = define(ALTERNATIVE["04_mixed_phases.ipynb"]["mixed_dag"], "dag")
+    from course import pictures
+
+    checks.dag_data(alternative)
+    checks.mixed_crew_graph(REFERENCE["04_mixed_phases.ipynb"])
+    figure = pictures.compare_dags(alternative, REFERENCE["04_mixed_phases.ipynb"]())
+    assert figure.graph_diff.same, figure.text_alternative
 
 
 def test_dags_are_compared_by_shape_not_names():
     alternative = define(ALTERNATIVE["04_mixed_phases.ipynb"]["mixed_dag"], "dag")
     for dag in (REFERENCE_DAG, alternative):
         checks.dag_data(dag)
-    checks.mixed_matches_dag(REFERENCE_DAG, REFERENCE["04_mixed_phases.ipynb"])
-    checks.mixed_matches_dag(alternative, define(ALTERNATIVE["04_mixed_phases.ipynb"]["mixed_build"]))
-    checks.mixed_matches_dag(alternative, REFERENCE["04_mixed_phases.ipynb"])
+    checks.mixed_crew_graph(REFERENCE["04_mixed_phases.ipynb"])
+    checks.mixed_crew_graph(define(ALTERNATIVE["04_mixed_phases.ipynb"]["mixed_build"]))
     broken = dict(REFERENCE_DAG, **{"final review": ["report"]})
     assert "'final review' does not wait for 'presentation'" in failure(checks.dag_data, broken)
     assert "not a key" in failure(checks.dag_data, {"a": ["b"]})
-    assert "cycle" in failure(checks.dag_data, {"a": ["b"], "b": ["a"]})
+    assert "A circle" in failure(checks.dag_data, {"a": ["b"], "b": ["a"]})
     assert "2 -> 1 -> 2 -> 1" in failure(checks.dag_data, {k: [] for k in "abcdef"})
-    assert "does not wait for what your DAG says" in failure(
-        checks.mixed_matches_dag, broken, REFERENCE["04_mixed_phases.ipynb"])
+    def all_sync():
+        crew = REFERENCE["04_mixed_phases.ipynb"]()
+        for task in crew.tasks:
+            task.async_execution = False
+        return crew
+
+    assert "do not wait as the four-phase flow" in failure(checks.mixed_crew_graph, all_sync)
 
 
 def test_no_context_loses_the_context_points_only():
@@ -158,7 +268,7 @@ def test_a_missing_join_loses_the_join_points_only():
     mixed = define(WRONG["04_mixed_phases.ipynb"]["mixed_build"])
     checks.mixed_parallel(mixed)
     assert "missing: 'presentation'" in failure(checks.mixed_joins, mixed)
-    assert "does not wait for what your DAG says" in failure(checks.mixed_matches_dag, REFERENCE_DAG, mixed)
+    checks.mixed_crew_graph(mixed)  # the barrier still holds the review until the report ends: waits are right
 
 
 def test_unwritten_and_broken_answers_get_a_message_not_a_traceback():
@@ -173,9 +283,9 @@ def test_unwritten_and_broken_answers_get_a_message_not_a_traceback():
     assert "was not faster" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], 2.0, 1.0)
     assert "shorter than any real run" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], 0.1, 1.0,
                                                   model_latency=0.12)
-    assert "at least two runs" in failure(checks.sequential_determinism, REFERENCE["01_sequential.ipynb"], [])
+    assert "the order of 3 runs" in failure(checks.sequential_determinism, REFERENCE["01_sequential.ipynb"], [])
     assert "does not match" in failure(checks.sequential_determinism, REFERENCE["01_sequential.ipynb"],
-                                       [["a"], ["a"]])
+                                       [["a"], ["a"], ["a"]])
 
 
 def test_outputs_not_written_by_the_course_model_earn_nothing():
@@ -218,15 +328,15 @@ def test_a_hanging_crew_times_out_with_a_message():
 def test_integrity_notices_a_patched_recorder(monkeypatch):
     monkeypatch.setattr(course.recording.RecordedRun, "overlap", lambda self, a, b: True)
     monkeypatch.setattr(course.replies, "work", lambda prompt: "[ref:000000 by X] done")
-    assert integrity.problems() == ["course.replies.work was replaced",
-                                    "course.recording.RecordedRun.overlap was replaced"]
+    assert sorted(kit_integrity.problems()) == ["course.recording.RecordedRun.overlap was replaced",
+                                                "course.replies.work was replaced"]
     assert "changed inside this notebook" in failure(checks.integrity)
 
 
 def test_graph_rule_matches_the_recorded_run():
     crew = REFERENCE["04_mixed_phases.ipynb"]()
-    assert shapes.crew_graph(crew) == checks.run(crew).dependencies()
-    assert shapes.four_phase_problem(shapes.crew_graph(crew)) is None
+    assert graph.crew_graph(crew) == checks.run(crew).dependencies()
+    assert ex04_mixed.four_phase_problem(graph.crew_graph(crew)) is None
 
 
 def test_max_rpm_does_not_make_grading_wait_a_minute():

@@ -167,7 +167,7 @@ def test_wrong_answers_are_told_why(graded, course_dir):
     said = {
         ("wrong", "01_sequential.ipynb", "test_seq_context"): "does not list",
         ("wrong", "02_hierarchical.ipynb", "test_hier_setup"): "asynchronous under the hierarchical process",
-        ("wrong", "03_async.ipynb", "test_async_agents"): "Async tasks share an agent",
+        ("wrong", "03_async.ipynb", "test_async_agents"): "Research tasks share an agent",
         ("wrong", "03_async.ipynb", "test_async_overlap"): "Executor is already running",
         ("wrong", "04_mixed_phases.ipynb", "test_mixed_joins"): "missing: 'presentation'",
         ("missing_join", "03_async.ipynb", "test_async_join"): "missing from its context",

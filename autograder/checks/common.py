@@ -1,4 +1,4 @@
-"""Re-run a learner's crew under the course recorder, safely.
+"""What every exercise's checks share: re-running a learner's crew under the course recorder, safely.
 
 The grader never trusts a run the learner made: it builds the crew again,
 kicks it off in a worker thread (plain ``kickoff`` raises inside Jupyter's
@@ -9,15 +9,17 @@ grading), and checks that the outputs really came from the course's model.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from typing import Any, Callable
 
-from course import recording, routing
-from course.recording import RecordedRun
-from course.scripted_llm import ScriptedLLM
 from crewai import Crew
 
-from autograder.feedback import describe_error, fail
+from course import cell_log, graph, recording, routing
+from course.recording import RecordedRun
+from course.scripted_llm import ScriptedLLM
+
+from autograder.checks.messages import CheckFailed, describe_error, fail
 
 # When each kickoff the grader made itself started: checks that compare a
 # learner's own measurements with recorded runs must not count these.
@@ -27,8 +29,29 @@ DEFAULT_LATENCY = 0.05  # long enough that side-by-side tasks visibly overlap, s
 DEFAULT_TIMEOUT = 30.0
 
 
+# The first message about a broken build function, per function and arguments: later test
+# cells that fail for the same reason say so in one line instead of repeating it.
+_said: dict[tuple[int, str], str] = {}
+
+
 def build(make: Any, name: str = "build_crew", **arguments: Any) -> Crew:
     """Call the learner's build function (or accept a Crew) and return the Crew."""
+    __tracebackhide__ = True
+    key = (id(getattr(make, "__code__", make)), repr(sorted(arguments.items())))
+    try:
+        return _build(make, name, **arguments)
+    except CheckFailed as failure:
+        message = str(failure)
+        if _said.get(key) == message:
+            first = message.splitlines()[0]
+            raise CheckFailed(f"This test depends on `{name}()`, which a test above already reported: {first}\n"
+                              "  Expected: a crew this test can run\n  What happened: the same problem as above\n"
+                              "  Hint: fix the first failing test; this one follows.") from None
+        _said[key] = message
+        raise
+
+
+def _build(make: Any, name: str, **arguments: Any) -> Crew:
     __tracebackhide__ = True
     if isinstance(make, Crew):
         if arguments:
@@ -56,7 +79,29 @@ def build(make: Any, name: str = "build_crew", **arguments: Any) -> Crew:
     if not isinstance(crew, Crew):
         fail(f"`{name}()` did not return a Crew.", "`return Crew(...)` at the end of the function",
              f"it returned {type(crew).__name__}", "End the function with `return crew`.")
+    replaced = _not_crewais_own(crew)
+    if replaced:
+        fail(f"`{name}()` returned a crew that does not run as CrewAI runs it.",
+             "a plain crewai Crew, so that CrewAI itself runs the tasks",
+             f"its {', '.join(replaced)} {'is' if len(replaced) == 1 else 'are'} not CrewAI's own",
+             "Return Crew(...) itself: no subclass or replaced methods.")
     return crew
+
+
+def _not_crewais_own(crew: Crew) -> list[str]:
+    """Methods of this crew that are not CrewAI's: a subclass or an instance could answer with canned text."""
+    __tracebackhide__ = True
+    found = []
+    if type(crew) is not Crew:
+        # pydantic writes model_* hooks and dunders into every subclass itself: not the learner's doing.
+        found += [name for klass in type(crew).__mro__ if klass is not Crew and issubclass(klass, Crew)
+                  for name, value in vars(klass).items()
+                  if (callable(value) or isinstance(value, property)) and not name.startswith(("model_", "__"))]
+        found = found or [f"class {type(crew).__name__}"]
+    found += [name for name in vars(crew) if callable(getattr(Crew, name, None))]
+    extra = getattr(crew, "__pydantic_extra__", None) or {}
+    found += [name for name in extra if callable(getattr(Crew, name, None))]
+    return list(dict.fromkeys(found))
 
 
 def _scripted_models(crew: Crew) -> list[ScriptedLLM]:
@@ -165,3 +210,96 @@ def runs(make: Any, count: int, latencies: tuple[float, ...] = (DEFAULT_LATENCY,
 
 
 Builder = Callable[..., Crew]
+
+
+# --- answers the test cells read ------------------------------------------------------------
+
+def needs(*names: str) -> None:
+    """Stop with a sentence, not a NameError, when an answer this test reads is not defined yet."""
+    __tracebackhide__ = True
+    scope = sys._getframe(1).f_globals  # the notebook's namespace: test cells run at its top level
+    for name in names:
+        if name not in scope:
+            cell = cell_log.defining(name)
+            if cell is None:
+                happened = f"no cell that sets `{name}` has run in this notebook yet"
+                hint = "Run the notebook from the top (Run All), then this test."
+            elif cell.error is not None:
+                happened = f"the cell that sets it (it starts `{cell.first_line[:60]}`) stopped with {describe_error(cell.error)}"
+                hint = "Fix that cell and run it again, then run this test."
+            else:
+                happened = f"the cell starting `{cell.first_line[:60]}` ran but did not set it"
+                hint = f"Keep the line that assigns `{name}` in that cell."
+            fail(f"`{name}` is not defined, so this test cannot run.", f"`{name}` set by its exercise cell above",
+                 happened, hint)
+
+
+def cell_trouble(name: str) -> str:
+    """``" (the cell that sets it stopped with ...)"`` when the cell assigning ``name`` raised, else ``""``."""
+    __tracebackhide__ = True
+    cell = cell_log.defining(name)
+    if cell is None or cell.error is None:
+        return ""
+    return f"; the cell that sets it stopped with {describe_error(cell.error)}"
+
+
+# --- shared vocabulary of the exercises ----------------------------------------------------
+
+# Model latencies for re-runs. Order and context do not depend on timing, so those
+# checks run fast; overlap does, so async checks give each call time to be seen
+# running. Thorough (hidden) checks run two schedules: what holds at both is no luck.
+FAST, FAST_THOROUGH = (0.01,), (0.0, 0.03)
+TIMED, TIMED_THOROUGH = (0.05,), (0.03, 0.08)
+
+
+def schedules(build_crew: Any, thorough: bool, timed: bool = False, **arguments: Any) -> list[RecordedRun]:
+    """Fresh runs at the latencies a check needs (two schedules when thorough)."""
+    __tracebackhide__ = True
+    if timed:
+        latencies = TIMED_THOROUGH if thorough else TIMED
+    else:
+        latencies = FAST_THOROUGH if thorough else FAST
+    return runs(build_crew, len(latencies), latencies, **arguments)
+
+
+def names(items: list[Any], joiner: str = ", ") -> str:
+    """Task names for a message: ``joiner=" -> "`` for an order, a plain list otherwise."""
+    __tracebackhide__ = True
+    return joiner.join(repr(graph.task_name(i)) if not isinstance(i, str) else repr(i) for i in items) or "(none)"
+
+
+def order(items: list[Any]) -> str:
+    __tracebackhide__ = True
+    return names(items, " -> ")
+
+
+def process(crew: Crew) -> str:
+    __tracebackhide__ = True
+    return str(getattr(crew.process, "value", crew.process))
+
+
+def role(agent: Any) -> str | None:
+    __tracebackhide__ = True
+    return str(agent.role) if agent is not None else None
+
+
+def learner_runs() -> list[RecordedRun]:
+    """Runs the learner made in this kernel (not the grader's re-runs), oldest first, failed ones left out."""
+    __tracebackhide__ = True
+    mine = grader_runs()
+    return [r for r in recording.runs_since(None) if r.started_at not in mine and not r.error]
+
+
+def in_list_order_one_at_a_time(recorded: RecordedRun, order_hint: str) -> None:
+    """Both processes walk the task list: in its order, each task after the previous one ended."""
+    __tracebackhide__ = True
+    listed = [t.name for t in recorded.tasks]
+    if recorded.order() != listed:
+        fail("The tasks did not run in the order of the task list.", order(listed),
+             order(recorded.order()), order_hint)
+    for before, after in zip(recorded.tasks, recorded.tasks[1:]):
+        if not recorded.started_after_all(after, [before]):
+            fail(f"{after.name!r} started before {before.name!r} had finished.",
+                 "each task to start only after the previous one ended",
+                 f"they overlapped ({before.name!r} ended at {before.end:.2f} s, {after.name!r} started at "
+                 f"{after.start:.2f} s)", "Keep every task of this pipeline synchronous.")

@@ -1,0 +1,112 @@
+"""Exercise 1 (source/cells_01_sequential.py): a sequential pipeline of three tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crewai import Crew, Process
+
+from course import graph
+
+from autograder.checks.common import (
+    FAST, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, role, run, runs, schedules,
+)
+from autograder.checks.messages import fail, passed
+
+
+def three_sequential_tasks(crew: Crew) -> None:
+    __tracebackhide__ = True
+    if process(crew) != Process.sequential.value:
+        fail("The crew does not use the sequential process.", "process=Process.sequential",
+             f"process={process(crew)}", "Pass process=Process.sequential to Crew(...).")
+    if len(crew.tasks) != 3:
+        fail("The crew should have three tasks.", "research, write and edit",
+             f"{len(crew.tasks)} task(s): {names(crew.tasks)}", "Put exactly three tasks in tasks=[...].")
+    asynchronous = [t for t in crew.tasks if t.async_execution]
+    if asynchronous:
+        fail("A pipeline step runs asynchronously.", "three plain (sync) tasks, each waiting for the one before",
+             f"async_execution=True on {names(asynchronous)}", "Leave async_execution out in this exercise.")
+
+
+def sequential_crew(build_crew: Any) -> None:
+    """1.1: three sync tasks, each with its own agent, run sequentially through the course model."""
+    __tracebackhide__ = True
+    crew = build(build_crew)
+    three_sequential_tasks(crew)
+    missing = [t for t in crew.tasks if t.agent is None]
+    if missing:
+        fail("A task has no agent.", "agent=... on every task (sequential crews have no manager)",
+             f"no agent on {names(missing)}", "Give each task the agent that should do it.")
+    roles = [role(t.agent) for t in crew.tasks]
+    if len({id(t.agent) for t in crew.tasks}) != 3:
+        fail("The same agent does more than one step.", "a researcher, a writer and an editor: three agents",
+             f"the tasks' agents are {roles}", "Create three agents and give one to each task.")
+    recorded = run(crew, latency=FAST[0])
+    passed(f"a sequential crew of three tasks ran: {' -> '.join(recorded.order())}")
+
+
+def sequential_order(build_crew: Any, thorough: bool = False) -> None:
+    """1.2: the tasks ran in list order, one at a time, every time."""
+    __tracebackhide__ = True
+    crew = build(build_crew)
+    three_sequential_tasks(crew)
+    for recorded in schedules(build_crew, thorough):
+        in_list_order_one_at_a_time(recorded, "A sequential crew runs tasks in the order of tasks=[...].")
+    passed("the order is the task list's, one task at a time")
+
+
+def sequential_context(build_crew: Any, thorough: bool = False) -> None:
+    """1.3: each step names the previous one in ``context`` and really receives its output."""
+    __tracebackhide__ = True
+    crew = build(build_crew)
+    three_sequential_tasks(crew)
+    tasks = list(crew.tasks)
+    for before, after in zip(tasks, tasks[1:]):
+        declared = after.context if isinstance(after.context, list) else []
+        if not any(c is before for c in declared):
+            fail(f"{graph.task_name(after)!r} does not list {graph.task_name(before)!r} in its context.",
+                 f"context=[...] on {graph.task_name(after)!r} that includes the {graph.task_name(before)!r} task",
+                 f"its context is {names(declared) if declared else 'not set'}",
+                 "Chain the steps explicitly: context=[previous_task]. Without it CrewAI passes every earlier "
+                 "output, which works by accident and hides the pipeline's shape.")
+    for recorded in schedules(build_crew, thorough):
+        for before, after in zip(recorded.tasks, recorded.tasks[1:]):
+            if before.name not in after.received_from:
+                fail(f"{after.name!r} never saw the output of {before.name!r}.",
+                     f"{before.name!r}'s output in {after.name!r}'s prompt",
+                     f"it received output from: {names(after.received_from)}",
+                     "context=[previous_task] passes the previous output on.")
+    passed("each step received the previous step's output through context")
+
+
+RUNS_WANTED = 3
+
+
+def sequential_determinism(build_crew: Any, orders: Any) -> None:
+    """1.4: three runs of fresh crews, made in this notebook, and the grader's, all show one order."""
+    __tracebackhide__ = True
+    if not isinstance(orders, (list, tuple)) or len(orders) < RUNS_WANTED:
+        fail(f"`orders` should hold the order of {RUNS_WANTED} runs.", "a list like [run1.order(), run2.order(), ...]",
+             f"{orders!r}"[:120] + cell_trouble("orders"),
+             "Run a fresh crew three times and append course.last_run().order() after each run.")
+    if any(not isinstance(o, (list, tuple)) for o in orders):
+        fail("Each item of `orders` should be a list of task names.", "course.last_run().order() for each run",
+             f"{orders!r}"[:120], "Append course.last_run().order() after each run.")
+    first, second = runs(build_crew, 2, (0.0, 0.03))
+    actual = first.order()
+    if second.order() != actual:
+        fail("Two runs of your crew ran in different orders.", "the same order every time",
+             f"{order(actual)} then {order(second.order())}", "Keep all three tasks synchronous.")
+    if [t.output for t in first.tasks] != [t.output for t in second.tasks]:
+        fail("Two runs of your crew gave different outputs.", "the same inputs giving the same outputs",
+             "the outputs differed", "Avoid anything random (time, random numbers) in task descriptions.")
+    if any(list(o) != actual for o in orders):
+        fail("`orders` does not match what your crew does.", f"every run in the order {order(actual)}",
+             f"{orders!r}"[:160], "Fill `orders` from real runs of your current build_crew().")
+    fresh = {r.crew_id for r in learner_runs() if [t.name for t in r.tasks] == [t.name for t in first.tasks]}
+    if len(fresh) < len(orders):
+        fail("`orders` was not filled from runs made in this notebook.",
+             f"{len(orders)} runs of {len(orders)} fresh crews (build_crew() each time), run in the cell above",
+             f"this notebook ran {len(fresh)} such crew{'s' if len(fresh) != 1 else ''}",
+             "Inside the loop: crew = build_crew(); await crew.kickoff_async(); orders.append(course.last_run().order()).")
+    passed(f"{len(orders)} runs, one order: {' -> '.join(actual)}")
