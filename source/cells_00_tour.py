@@ -200,6 +200,8 @@ for settings in ({}, {"manager_agent": manager}):
 
 `async_execution=True` is per task. The sequential walk launches a run of async tasks together and moves on;
 the next sync task waits for all of them (the **join**) and, through `context`, receives their outputs.
+Waiting and receiving are two different things: section 8 shows a sync task that waits for a task it receives
+nothing from.
 
 **⚠ In 1.15.30 the guide's async example fails**: it gives all three async tasks the same `researcher`, and one
 agent cannot work on two tasks at the same moment:
@@ -249,8 +251,9 @@ except RuntimeError as error:
 CrewAI also checks the task list when you build the crew. Three rules:
 
 1. a crew may end with **at most one** async task (something has to wait for them);
-2. an async task may not have the async task **right before it** in its `context` (they would run together, so
-   one cannot wait for the other; with a sync task between them it is allowed);
+2. an async task may not list in its `context` **any** async task of the same unbroken run of async tasks, not
+   only the one right before it (they all start together, so none can wait for another; once a sync task sits
+   between them it is allowed);
 3. a task cannot wait for a task listed **after** it.
 """),
     ("code", "async-rules", '''
@@ -261,7 +264,9 @@ b_needs_a = Task(description="Research topic B", expected_output="Notes", agent=
 late = Task(description="Write the report", expected_output="Report", agent=writer)
 early = Task(description="Research topic A", expected_output="Notes", agent=researchers[0], context=[late])
 
-for tasks in ([a, b], [a, b_needs_a, late], [early, late]):
+c_needs_a = Task(description="Research topic C", expected_output="Notes", agent=researchers[2],
+                 async_execution=True, context=[a])
+for tasks in ([a, b], [a, b_needs_a, late], [a, b, c_needs_a, late], [early, late]):
     try:
         Crew(agents=[*researchers, writer], tasks=tasks)
     except Exception as error:
@@ -325,10 +330,35 @@ pictures.dag(crew)
 await crew.kickoff_async()
 run = course.last_run()
 print(run.summary())
-path, seconds = run.critical_path()
-print(f"\\ncritical path: {' -> '.join(path)} = {seconds:.2f} s; wall time {run.wall_time:.2f} s")
+print(f"\\ncritical path: {run.critical().describe()}; wall time {run.wall_time:.2f} s")
 pictures.gantt(run)
 '''),
+    ("md", "barrier-md", r"""
+**Waiting is more than `context`.** A common tutorial claim: "a task with `context=[...]` waits for exactly those
+tasks." In CrewAI 1.15.30 that is not so. Before each **sync** task the walk waits for *every* async task still
+running, listed in its context or not; `context` decides only which outputs the task *receives*.
+
+Below, the final review lists only the presentation, and the report's writer has a slower model (0.4 s a
+call). Predict: when does the review start? In the drawing, a solid arrow means "waits for and receives", a
+dotted one "waits for, receives nothing".
+"""),
+    ("code", "barrier-demo", '''
+from course.examples import mixed_phases_crew
+
+crew = mixed_phases_crew(review_context="presentation", report_latency=0.4)
+display(pictures.dag(crew, title="The review lists only the presentation"))
+await crew.kickoff_async()
+run = course.last_run()
+report, presentation, review = run.task("report"), run.task("presentation"), run.task("review")
+print(f"presentation ended {presentation.end:.2f} s, report ended {report.end:.2f} s, review started {review.start:.2f} s")
+print("review received output from:", review.received_from)
+pictures.gantt(run)
+'''),
+    ("md", "barrier-after-md", r"""
+The review started only after the slow report ended, although it received only the presentation. A plan of a
+crew has every wait the crew really has: a task's context, the sync task before it, and for a sync task every
+async task still running.
+"""),
     # --- max_rpm -----------------------------------------------------------------------------------
     ("md", "max-rpm-md", r"""
 ## 9 · Rate limiting: `max_rpm`

@@ -82,6 +82,7 @@ pictures.gantt(run)
 '''),
     ("test", "test_seq_crew", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.sequential_crew(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -96,6 +97,7 @@ has finished. The timeline above should show three bars one after another.
 """),
     ("test", "test_seq_order", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.sequential_order(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -115,6 +117,7 @@ for task in run.tasks:
 '''),
     ("test", "test_seq_context", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.sequential_context(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -140,6 +143,7 @@ for number, order in enumerate(orders, start=1):
 '''),
     ("test", "test_seq_determinism", '''
 from autograder import checks
+checks.needs("build_crew", "orders")
 checks.sequential_determinism(build_crew, orders)
 ### BEGIN HIDDEN TESTS
 checks.integrity()

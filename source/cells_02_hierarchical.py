@@ -79,6 +79,7 @@ pictures.gantt(hier_run)
 '''),
     ("test", "test_hier_setup", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.hierarchical_setup(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -87,6 +88,7 @@ checks.hierarchical_setup(build_crew)
 ''', 1),
     ("test", "test_hier_delegation", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.hierarchical_delegation(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -95,6 +97,7 @@ checks.hierarchical_delegation(build_crew, thorough=True)
 ''', 2),
     ("test", "test_hier_order", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.hierarchical_order(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -114,10 +117,16 @@ seq_crew = sequential_crew(topic="AI trends in healthcare")
 await seq_crew.kickoff_async()
 seq_run = course.last_run()
 
+def text_sent(recorded):
+    """Characters of prompt and reply over all model calls: what a real provider would bill as tokens."""
+    return sum(len(call.prompt) + len(call.reply) for call in recorded.llm_calls)
+
 for label, recorded in (("sequential", seq_run), ("hierarchical", hier_run)):
-    print(f"{label}: {len(recorded.llm_calls)} model calls, {recorded.wall_time:.2f} s")
+    print(f"{label}: {len(recorded.llm_calls)} model calls, {text_sent(recorded):,} characters of prompt and reply, "
+          f"{recorded.wall_time:.2f} s")
     for task in sorted(recorded.tasks, key=lambda t: t.start):
         print(f"   {task.start:5.2f} s  {task.name!r:45} done by {task.worker}")
+print(f"\\nThe hierarchical run moved {text_sent(hier_run) / text_sent(seq_run):.0f}x the text of the sequential one.")
 '''),
     ("md", "questions-md", r"""
 Now answer from what you see (the test re-runs both crews to check your numbers):
@@ -141,6 +150,7 @@ print(order_decided_by, "|", workers_decided_by, "|", extra_calls, "extra model 
 '''),
     ("test", "test_hier_answers", '''
 from autograder import checks
+checks.needs("build_crew", "order_decided_by", "workers_decided_by", "extra_calls")
 from course.examples import sequential_crew
 checks.hierarchical_answers(build_crew, order_decided_by, workers_decided_by, extra_calls,
                             baseline=lambda: sequential_crew(topic="AI trends in healthcare"))
@@ -157,8 +167,12 @@ checks.hierarchical_answers(build_crew, order_decided_by, workers_decided_by, ex
   work; it decides **who** does each task, by delegating it with a tool call.
 * The work itself is the same kind of work by the same kinds of specialists, but every task now costs a
   manager's turn to delegate, the worker's turn, and a manager's turn to hand the answer back: three model calls
-  where sequential needed one. With a real model that is three times the tokens, and the manager may choose
+  where sequential needed one. The text is worse than the calls: each manager turn carries the whole task, the
+  tool descriptions and every earlier answer, so your runs above moved many times the characters (on the course's
+  own crews about 12x), and with a real model you pay for tokens, not calls. A real manager may also choose
   differently from run to run; the scripted manager follows a fixed rule, so yours will not.
+* Was the result different from sequential? Look at your two runs: the same order, the same kinds of work by the
+  same kinds of specialists; what changed is who decided the workers, and the cost.
 * Async tasks do not mix with this process: the single manager cannot delegate two tasks at the same moment
   (the tour shows the error). Parallel work is Exercise 3, under `Process.sequential`.
 """),

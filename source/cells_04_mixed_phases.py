@@ -20,17 +20,21 @@ marks the tasks free to run side by side.
 | Part | What is graded | Points |
 |---|---|---|
 | 4.1 | your DAG, written as data, is the four-phase flow | 2 |
-| 4.2 | your crew's graph matches your DAG | 2 |
+| 4.2 | your crew waits as the four-phase flow does | 2 |
 | 4.3 | phases 1 and 3 each run their two tasks at the same time | 2 |
-| 4.4 | the analysis and the final review each wait for, and receive, both tasks before them | 2 |
+| 4.4 | the analysis and the final review each receive the outputs of both tasks before them | 2 |
 | | **total** | **8** |
 """),
     ("locked", "setup", SETUP),
     ("md", "dag-md", r"""
 ## 4.1 The plan, as data
 
-Write `dag` as a dict: one key per task (six tasks, any names), and for each the list of tasks it **waits for**
-(`[]` for a task that waits for nothing). For example, `"analysis": ["research A", "research B"]`.
+Write `dag` as a dict: one key per task (six tasks, any names), and for each the list of tasks it will really
+**wait for** (`[]` for a task that waits for nothing). For example, `"analysis": ["research A", "research B"]`.
+
+A task waits for its `context`, for the sync task before it, and a sync task also for every async task still
+running when the crew reaches it (the barrier, shown in the tour, section 8). Only direct waits are needed: if C
+waits for B and B for A, C need not list A.
 """),
     ("answer", "mixed_dag", '''
 dag = dict()  # your plan goes here: each task, with the list of tasks it waits for
@@ -50,6 +54,7 @@ pictures.dag(dag, title="Your plan")
 '''),
     ("test", "test_mixed_dag", '''
 from autograder import checks
+checks.needs("dag")
 checks.dag_data(dag)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -63,12 +68,13 @@ Fill in `build_crew()` so that it returns a `Crew` (`process=Process.sequential`
 
 * give each task `name=` the key it has in `dag`, so the drawings line up (the grader compares the shapes, so
   other names still count, but matching names make the pictures easier to read);
-* `context=[...]` is a task's list of what it waits for;
+* `context=[...]` lists the tasks whose outputs a task receives (and waits for);
 * the two tasks of a parallel phase get `async_execution=True` and **an agent each**;
 * tasks are listed in an order where everything a task waits for comes before it.
 
-CrewAI 1.15.30 checks a few rules when you build the crew: an async task may not list another async task *right
-before it* in its `context`, a crew may end with at most one async task, and a task may not wait for a later one.
+CrewAI 1.15.30 checks a few rules when you build the crew: an async task may not list in its `context` any async
+task of the same unbroken run of async tasks, a crew may end with at most one async task, and a task may not wait
+for a later one.
 """),
     ("answer", "mixed_build", '''
 def build_crew():
@@ -98,7 +104,9 @@ def build_crew():
 '''),
     ("md", "compare-md", r"""
 Your plan next to your crew. Edges in both are grey; the legend under the drawing gives the colours of an edge
-that only one of them has (the crew is missing a wait you planned, or waits for something you did not plan).
+that only one of them has (the crew is missing a wait you planned, or waits for something you did not plan). In
+the crew's drawing a dotted arrow is a wait that carries no output: the barrier. Tasks are matched by their place
+in the graph when your names differ from the crew's.
 """),
     ("locked", "mixed_compare", '''
 from course.traps import explain
@@ -113,17 +121,19 @@ pictures.compare_dags(dag, crew)
 '''),
     ("test", "test_mixed_matches", '''
 from autograder import checks
-checks.mixed_matches_dag(dag, build_crew)
+checks.needs("build_crew")
+checks.mixed_crew_graph(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
-checks.mixed_matches_dag(dag, build_crew)
+checks.mixed_crew_graph(build_crew)
 ### END HIDDEN TESTS
 ''', 2),
     ("md", "run-md", r"""
 ## 4.3 and 4.4 Run it
 
 Now the timeline: the two research bars side by side, the analysis after both, the two output bars side by side,
-the review last. The gold line on the graph is the critical path, the chain that sets the wall time.
+the review last. The critical path, printed under the run, is the chain of waits that sets the wall time; when
+several chains are about as long, it says how many tie.
 """),
     ("locked", "mixed_run", '''
 try:
@@ -133,12 +143,12 @@ except Exception as error:
     raise
 run = course.last_run()
 print(run.summary())
-path, seconds = run.critical_path()
-print(f"\\ncritical path {seconds:.2f} s ({' -> '.join(path)}), wall time {run.wall_time:.2f} s")
+print(f"\\ncritical path {run.critical().describe()}, wall time {run.wall_time:.2f} s")
 pictures.gantt(run)
 '''),
     ("test", "test_mixed_parallel", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.mixed_parallel(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -147,12 +157,32 @@ checks.mixed_parallel(build_crew, thorough=True)
 ''', 2),
     ("test", "test_mixed_joins", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.mixed_joins(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
 checks.mixed_joins(build_crew, thorough=True)
 ### END HIDDEN TESTS
 ''', 2),
+    ("md", "barrier-md", r"""
+## Waiting is not receiving (not graded)
+
+The course's own four-phase crew, with one change: the review lists only the presentation in its `context`,
+and the report's writer has a slower model. In the crew's drawing the wait it still has on the report is
+dotted (no output passes); the timeline shows when the review really starts.
+"""),
+    ("locked", "mixed_barrier_demo", '''
+from course.examples import mixed_phases_crew
+
+demo = mixed_phases_crew(review_context="presentation", report_latency=0.3)
+display(pictures.dag(demo, title="The review lists only the presentation"))
+await demo.kickoff_async()
+demo_run = course.last_run()
+report, review = demo_run.task("report"), demo_run.task("review")
+print(f"report ended {report.end:.2f} s, review started {review.start:.2f} s, "
+      f"review received: {', '.join(review.received_from)}")
+pictures.gantt(demo_run)
+'''),
     ("md", "explorer-md", r"""
 ## Explore (not graded)
 
@@ -169,6 +199,8 @@ explorer(build_crew)
 * A DAG written down first is a spec you can check: the crew either matches it or it doesn't.
 * Each join (analysis, final review) is a sync task whose `context` lists the phase before it; each parallel
   phase is a pair of async tasks with their own agents.
+* Waiting and receiving differ: a sync task waits for every async task still running, but receives only what
+  its `context` lists.
 * The wall time is close to the critical path: four turns of the model, not six.
 """),
 ]
