@@ -1,0 +1,53 @@
+"""CrewAI 1.15.30's execution controls, as far as tests/test_controls.py does not already pin them
+(docs/crewai-facts.md, "Execution controls")."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from crewai import Crew
+
+import course
+from course import controls
+from facts_support import agent, task
+
+pytestmark = pytest.mark.crewai_fact
+
+
+def _lookup_crew(model: course.ScriptedLLM, tool: controls.FactLookupTool, cache: bool) -> Crew:
+    looker = agent("Researcher", model, tools=[tool])
+    checker = agent("Fact checker", model, tools=[tool])
+    return Crew(agents=[looker, checker], cache=cache, tasks=[
+        task("Look up 'the boiling point of water'", looker), task("Check 'the boiling point of water'", checker)])
+
+
+def test_cache_does_not_save_model_calls():
+    """`cache=True` caches tool results, not LLM responses: the model is called as often as without it,
+    while the second identical tool call does not run the tool."""
+    calls, runs = {}, {}
+    for cache in (False, True):
+        model, tool = course.ScriptedLLM(), controls.FactLookupTool()
+        _lookup_crew(model, tool, cache).kickoff()
+        calls[cache], runs[cache] = len(model.calls), tool.runs
+    assert runs == {False: 2, True: 1}
+    assert calls[True] == calls[False] == 4  # per task: choose the tool, then answer with its result
+
+
+def test_memory_gives_every_agent_two_memory_tools():
+    """`memory=True` gives every agent two extra tools, "Search memory" and "Save to memory"
+    (search_memory, save_to_memory), so an agent without tools of its own gets the tool-use prompt."""
+    model = course.ScriptedLLM()
+    writer = agent("Writer", model)
+    Crew(agents=[writer], tasks=[task("Write about tea", writer)], memory=True,
+         embedder=controls.local_embedder(), name=f"fact-{uuid.uuid4().hex[:8]}").kickoff()
+    prompt = next(c.prompt for c in model.calls if c.role == "Writer")
+    assert "Tool Name: search_memory" in prompt and "Tool Name: save_to_memory" in prompt
+
+
+def test_crewai_init_copies_base_agent_module_file_into_agent_executor():
+    """`crewai/__init__.py` copies base_agent's module dict, `__file__` included, into
+    `crewai.agents.agent_executor`: the module's repr and `inspect.getsource(module)` show base_agent.py."""
+    from crewai.agents import agent_executor
+
+    assert agent_executor.__file__.endswith("base_agent.py"), agent_executor.__file__
