@@ -197,7 +197,6 @@ MEMORY_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.crewai_fact
 def test_memory_true_is_silent_offline_and_stays_out_of_home(tmp_path):
     # A fresh process: the only honest way to see everything CrewAI prints and writes.
     home, storage = tmp_path / "home", tmp_path / "storage"
