@@ -67,6 +67,7 @@ def test_local_embedder_is_deterministic_and_groups_texts_that_share_words():
     assert controls.embed("")[0] == 1.0  # still a valid vector
 
 
+@pytest.mark.crewai_fact
 def test_local_embedder_config_goes_through_crewais_own_factory():
     from crewai.rag.embeddings.factory import build_embedder
 
@@ -146,6 +147,7 @@ def test_memory_crew_recalls_what_the_first_task_stored(llm):
     assert all("search_memory" not in c.reply and "save_to_memory" not in c.reply for c in llm.calls)
 
 
+@pytest.mark.crewai_fact
 def test_explicit_local_embedder_config_works_in_a_crew(llm):
     agent = Agent(role="Researcher", goal="Find facts", backstory="Careful.")
     crew = Crew(agents=[agent], tasks=[Task(description="Research green tea", expected_output="notes", agent=agent)],

@@ -191,8 +191,10 @@ def build_env(version: str, where: Path) -> tuple[Path, str]:
     print(f"drift: installing crewai=={version} with the project's lock into {where} ...", flush=True)
     done = _run([*pip, "-r", str(locked)], timeout=3600)
     if done.returncode != 0:
-        reasons = [line for line in done.stderr.splitlines() if "conflict" in line.lower() or "because" in line.lower()]
-        conflict = _one_line((reasons or done.stderr.strip().splitlines() or ["pip failed"])[-1], 200)
+        (where / "pip-lock-attempt.txt").write_text(done.stdout + done.stderr)
+        # pip says why under "The conflict is caused by:", one "X depends on Y" line per side.
+        reasons = [line.strip() for line in done.stderr.splitlines() if " depends on " in line]
+        conflict = _one_line("; ".join(reasons) or (done.stderr.strip().splitlines() or ["pip failed"])[-1], 300)
         print(f"drift: the lock does not fit crewai=={version} ({conflict}); resolving the direct "
               "dependencies instead ...", flush=True)
         direct = where / "requirements-direct.txt"

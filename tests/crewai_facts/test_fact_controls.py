@@ -34,15 +34,40 @@ def test_cache_does_not_save_model_calls():
     assert calls[True] == calls[False] == 4  # per task: choose the tool, then answer with its result
 
 
-def test_memory_gives_every_agent_two_memory_tools():
-    """`memory=True` gives every agent two extra tools, "Search memory" and "Save to memory"
-    (search_memory, save_to_memory), so an agent without tools of its own gets the tool-use prompt."""
+@pytest.fixture(scope="module")
+def memory_calls() -> list[course.LLMCall]:
+    """The model calls of one memory=True crew (one agent, one task): run once, read by two facts."""
     model = course.ScriptedLLM()
     writer = agent("Writer", model)
     Crew(agents=[writer], tasks=[task("Write about tea", writer)], memory=True,
          embedder=controls.local_embedder(), name=f"fact-{uuid.uuid4().hex[:8]}").kickoff()
-    prompt = next(c.prompt for c in model.calls if c.role == "Writer")
+    from crewai.events import crewai_event_bus
+
+    crewai_event_bus.flush()
+    return model.calls
+
+
+def test_memory_gives_every_agent_two_memory_tools(memory_calls):
+    """`memory=True` gives every agent two extra tools, "Search memory" and "Save to memory"
+    (search_memory, save_to_memory), so an agent without tools of its own gets the tool-use prompt."""
+    prompt = next(c.prompt for c in memory_calls if c.role == "Writer")
     assert "Tool Name: search_memory" in prompt and "Tool Name: save_to_memory" in prompt
+
+
+def test_memory_adds_an_extraction_and_an_analysis_call_per_task(memory_calls):
+    """Model calls per task with memory: one `ExtractedMemories` call and one `MemoryAnalysis` call (internal,
+    from_agent=None); a short task description asks no `QueryAnalysis`."""
+    internal = sorted(c.task for c in memory_calls if c.role == "(internal)")
+    assert internal == ["ExtractedMemories", "MemoryAnalysis"], internal
+
+
+def test_tasks_are_filled_with_inputs_before_agents():
+    """kickoff(inputs=...) fills tasks before agents: with a placeholder missing from both a task and an
+    agent, the task's ValueError is raised, not the agent's KeyError."""
+    writer = agent("Writer for {field}")
+    crew = Crew(agents=[writer], tasks=[task("Write about {topic}", writer)])
+    with pytest.raises(ValueError, match="'topic'"):
+        crew.kickoff(inputs={"audience": "students"})
 
 
 def test_crewai_init_copies_base_agent_module_file_into_agent_executor():
