@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 from crewai import Crew
+from crewai.events import crewai_event_bus
+from crewai.events.types.memory_events import MemoryRetrievalFailedEvent, MemorySaveFailedEvent
 
 import course
 from course import controls
@@ -41,8 +43,6 @@ def memory_calls() -> list[course.LLMCall]:
     writer = agent("Writer", model)
     Crew(agents=[writer], tasks=[task("Write about tea", writer)], memory=True,
          embedder=controls.local_embedder(), name=f"fact-{uuid.uuid4().hex[:8]}").kickoff()
-    from crewai.events import crewai_event_bus
-
     crewai_event_bus.flush()
     return model.calls
 
@@ -59,6 +59,45 @@ def test_memory_adds_an_extraction_and_an_analysis_call_per_task(memory_calls):
     from_agent=None); a short task description asks no `QueryAnalysis`."""
     internal = sorted(c.task for c in memory_calls if c.role == "(internal)")
     assert internal == ["ExtractedMemories", "MemoryAnalysis"], internal
+
+
+class _UnreachableEmbedder(controls.LocalEmbedder):
+    """What CrewAI's default (OpenAI) embedder amounts to offline or without a key."""
+
+    def __call__(self, input):  # noqa: A002 (CrewAI's name)
+        raise RuntimeError("embedding service unreachable")
+
+
+def test_memory_without_a_working_embedder_fails_silently():
+    """Memory without a working embedder fails silently: kickoff succeeds, nothing is remembered, and the only
+    signs are memory_retrieval_failed / memory_save_failed events (and log lines)."""
+    failures = []
+    with crewai_event_bus.scoped_handlers():
+        @crewai_event_bus.on(MemorySaveFailedEvent)
+        def _save_failed(source, event):
+            failures.append(("save", event.error))
+
+        @crewai_event_bus.on(MemoryRetrievalFailedEvent)
+        def _recall_failed(source, event):
+            failures.append(("recall", event.error))
+
+        writer = agent("Writer")
+        result = Crew(agents=[writer], tasks=[task("Write about tea", writer)], memory=True,
+                      embedder={"provider": "custom", "config": {"embedding_callable": _UnreachableEmbedder}},
+                      name=f"fact-{uuid.uuid4().hex[:8]}").kickoff()
+        crewai_event_bus.flush()
+    assert result.raw.startswith("[ref:")
+    assert sorted(failures) == [("recall", "embedding service unreachable"), ("save", "embedding service unreachable")]
+
+
+def test_a_rate_limit_message_is_retried_inside_the_model_call():
+    """BaseLLM's rate-limit retry matches any message containing "rate limit", "rate-limit", "too many requests",
+    "throttled" or "resource exhausted" (such errors are retried inside the call before CrewAI's own retries)."""
+    from crewai.llms.retry import _ThrottlingErrorClassifier
+
+    for message in ("Rate limit reached", "rate-limit", "Too Many Requests", "request throttled", "Resource exhausted"):
+        assert _ThrottlingErrorClassifier.is_throttling_error(RuntimeError(message)), message
+    assert not _ThrottlingErrorClassifier.is_throttling_error(RuntimeError("the model service is unavailable"))
 
 
 def test_tasks_are_filled_with_inputs_before_agents():
