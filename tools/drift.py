@@ -11,7 +11,8 @@
 4. prints one line per fact: ``holds`` (passed), ``changed`` (an assertion failed: CrewAI now behaves
    otherwise) or ``broken`` (any other error: a name, module or signature the course uses has gone).
 
-Exit status: 0 when every fact holds, 1 when one changed or broke, 2 when the environment could not be built.
+Exit status: 0 when every fact holds, 1 when one changed or broke, 2 when the facts could not be listed or the
+environment could not be built.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def list_facts(python: str = sys.executable) -> list[str]:
                 cwd=ROOT, timeout=600)
     facts = [line.strip() for line in done.stdout.splitlines() if "::" in line and not line.startswith(" ")]
     if done.returncode != 0 or not facts:
-        raise SystemExit(f"Could not list the fact tests in the project environment:\n{done.stdout[-2000:]}"
-                         f"{done.stderr[-2000:]}")
+        print(f"drift: could not list the fact tests in the project environment (make test should show why):\n"
+              f"{done.stdout[-2000:]}{done.stderr[-2000:]}", file=sys.stderr)
+        raise SystemExit(2)
     return facts
 
 
@@ -183,7 +185,8 @@ def build_env(version: str, where: Path) -> tuple[Path, str]:
     if not python.exists():
         done = _run([sys.executable, "-m", "venv", str(where)])
         if done.returncode != 0:
-            raise SystemExit(f"python -m venv failed:\n{done.stderr}")
+            print(f"drift: python -m venv failed:\n{done.stderr}", file=sys.stderr)
+            raise SystemExit(2)
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     how = "the project's lock, crewai replaced"
     locked = where / "requirements-locked.txt"
@@ -206,7 +209,8 @@ def build_env(version: str, where: Path) -> tuple[Path, str]:
         how = f"direct dependencies resolved by pip (the lock conflicts: {conflict})"
     installed = _run([str(python), "-c", "import importlib.metadata as m; print(m.version('crewai'))"]).stdout.strip()
     if installed != version:
-        raise SystemExit(f"drift: asked for crewai {version}, the environment has {installed!r}")
+        print(f"drift: asked for crewai {version}, the environment has {installed!r}", file=sys.stderr)
+        raise SystemExit(2)
     stamp.write_text(wanted + "\n" + how)
     return python, how
 
@@ -238,12 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     done = run_facts(python, facts, report)
     (where / "pytest-output.txt").write_text(done.stdout + done.stderr)
     if not report.exists():
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        print(f"drift: pytest wrote no report (exit {done.returncode}); every fact counts as broken:\n{tail}\n")
-        verdicts = [Verdict(f, BROKEN, "pytest could not start: see pytest-output.txt") for f in facts]
+        # Typically tests/conftest.py's `import course` failed: the course kit itself no longer fits.
+        output = done.stdout + done.stderr
+        raised = [line[1:].strip() for line in output.splitlines() if line.startswith("E ")]
+        cause = raised[-1] if raised else f"exit status {done.returncode}"
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        print(f"drift: pytest wrote no report, so no fact could be checked ({cause}):\n{tail}\n")
+        verdicts = [Verdict(f, BROKEN, "pytest could not start") for f in facts]
+        note = f"\npytest could not start: {cause}"
     else:
         verdicts = classify(report, facts)
-    print(table(verdicts, args.version, f"\nenvironment: {where} ({how})"))
+        note = ""
+    print(table(verdicts, args.version, f"\nenvironment: {where} ({how}){note}"))
     print(f"\npytest's own output: {where / 'pytest-output.txt'}")
     return 0 if all(v.status == HOLDS for v in verdicts) else 1
 

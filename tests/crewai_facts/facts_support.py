@@ -19,8 +19,10 @@ from crewai import Agent, Crew, Task
 import course
 from course.recording import RecordedRun
 
-# How long a held model call waits for a signal that, if the fact holds, never comes.
+# How long a held model call waits for a signal that, if the fact holds, never comes (paid by every run).
 HOLD = 1.0
+# How long tasks that should be running together wait for each other (paid only if they are not).
+MEET = 5.0
 
 
 class HookedLLM(course.ScriptedLLM):
@@ -61,7 +63,7 @@ class Rendezvous:
                 self._seen.add(str(getattr(task, "description", task)))
                 if len(self._seen) >= self.parties:
                     self.all_arrived.set()
-            self.all_arrived.wait(HOLD)
+            self.all_arrived.wait(MEET)
 
         return HookedLLM(before_call=arrive)
 
