@@ -55,9 +55,14 @@ def _normalize(name: str) -> str:
 
 
 def _exception_type(message: str) -> str:
-    """``'AssertionError: assert 1 == 2'`` -> ``'AssertionError'``; ``'pydantic_core.X: ...'`` -> ``'X'``."""
-    head = message.split(":", 1)[0].strip() if ":" in message else ""
-    return head.rsplit(".", 1)[-1] if re.fullmatch(r"[\w.]+", head) else ""
+    """The exception named by a JUnit failure message: ``'AttributeError: ...'`` -> ``'AttributeError'``,
+    ``'pydantic_core._pydantic_core.ValidationError: ...'`` -> ``'ValidationError'``. pytest reports a
+    plain failed ``assert`` without the type (``'assert 1 == 2'``)."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    if first.startswith("assert "):
+        return "AssertionError"
+    head = first.split(":", 1)[0].strip()
+    return head.rsplit(".", 1)[-1] if re.fullmatch(r"[A-Za-z_][\w.]*", head) else ""
 
 
 def _one_line(text: str, width: int = 160) -> str:

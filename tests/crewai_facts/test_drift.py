@@ -26,6 +26,14 @@ FACTS = textwrap.dedent('''
     def test_answer_changed():
         assert [] == ["B"], "C received other outputs"
 
+    def test_plain_assert_failed():
+        received = 1
+        assert received == 2
+
+    def test_message_reworded():
+        with pytest.raises(ValueError, match="must end with at most one"):
+            raise ValueError("the crew may end with one async task only")
+
     def test_no_longer_refused():
         with pytest.raises(ValueError):
             pass
@@ -60,13 +68,16 @@ def _report(tmp_path):
 def test_classify_tells_holds_changed_broken_from_a_real_pytest_report(tmp_path):
     module = "facts/test_facts.py::"
     facts = [module + name for name in (
-        "test_still_true", "test_answer_changed", "test_no_longer_refused", "test_attribute_gone",
+        "test_still_true", "test_answer_changed", "test_plain_assert_failed", "test_message_reworded",
+        "test_no_longer_refused", "test_attribute_gone",
         "test_fixture_broke", "test_not_here_any_more", "test_per_kickoff[kickoff]", "test_per_kickoff[akickoff]",
         "test_renamed_since")] + ["facts/test_unimportable.py::test_x"]
     verdicts = {v.fact.split("::")[1]: v for v in drift.classify(_report(tmp_path), facts)}
     assert {name: v.status for name, v in verdicts.items()} == {
         "test_still_true": "holds",
         "test_answer_changed": "changed",  # an assertion failed
+        "test_plain_assert_failed": "changed",  # reported as "assert 1 == 2", no type named
+        "test_message_reworded": "changed",  # pytest.raises(match=...) did not match
         "test_no_longer_refused": "changed",  # pytest.raises saw nothing: Failed: DID NOT RAISE
         "test_attribute_gone": "broken",  # AttributeError
         "test_fixture_broke": "broken",  # an error outside the test body
