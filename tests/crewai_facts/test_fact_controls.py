@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from crewai.events.types.memory_events import MemoryRetrievalFailedEvent, Memory
 
 import course
 from course import controls
-from facts_support import agent, task
+from facts_support import MEET, agent, task
 
 pytestmark = pytest.mark.crewai_fact
 
@@ -71,20 +72,29 @@ class _UnreachableEmbedder(controls.LocalEmbedder):
 def test_memory_without_a_working_embedder_fails_silently():
     """Memory without a working embedder fails silently: kickoff succeeds, nothing is remembered, and the only
     signs are memory_retrieval_failed / memory_save_failed events (and log lines)."""
-    failures = []
+    failures, both_reported = [], threading.Event()
+
+    def report(kind: str, error: str) -> None:
+        failures.append((kind, error))
+        if {k for k, _ in failures} == {"recall", "save"}:
+            both_reported.set()
+
     with crewai_event_bus.scoped_handlers():
         @crewai_event_bus.on(MemorySaveFailedEvent)
         def _save_failed(source, event):
-            failures.append(("save", event.error))
+            report("save", event.error)
 
         @crewai_event_bus.on(MemoryRetrievalFailedEvent)
         def _recall_failed(source, event):
-            failures.append(("recall", event.error))
+            report("recall", event.error)
 
         writer = agent("Writer")
         result = Crew(agents=[writer], tasks=[task("Write about tea", writer)], memory=True,
                       embedder={"provider": "custom", "config": {"embedding_callable": _UnreachableEmbedder}},
                       name=f"fact-{uuid.uuid4().hex[:8]}").kickoff()
+        # The save failure is emitted by the background save's done-callback, which may run just after
+        # kickoff's drain_writes() has returned: wait for it (long only if it never comes).
+        both_reported.wait(MEET)
         crewai_event_bus.flush()
     assert result.raw.startswith("[ref:")
     assert sorted(failures) == [("recall", "embedding service unreachable"), ("save", "embedding service unreachable")]
