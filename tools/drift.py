@@ -200,8 +200,10 @@ def build_env(version: str, where: Path) -> tuple[Path, str]:
     done = _run([*pip, "-r", str(locked)], timeout=3600)
     if done.returncode != 0:
         (where / "pip-lock-attempt.txt").write_text(done.stdout + done.stderr)
-        # pip says why under "The conflict is caused by:", one "X depends on Y" line per side.
-        reasons = [line.strip() for line in done.stderr.splitlines() if " depends on " in line]
+        # pip names the clash ("ERROR: Cannot install A and B because ...") and, with -q off, why
+        # ("X depends on Y", one line per side).
+        reasons = [line.strip().removeprefix("ERROR: ") for line in done.stderr.splitlines()
+                   if " depends on " in line or line.startswith("ERROR: Cannot install")]
         conflict = _one_line("; ".join(reasons) or (done.stderr.strip().splitlines() or ["pip failed"])[-1], 300)
         print(f"drift: the lock does not fit crewai=={version} ({conflict}); resolving the direct "
               "dependencies instead ...", flush=True)
