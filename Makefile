@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` from PATH, so the environment's bin/ goes first.
 RUN := PATH="$(BIN):$$PATH" COURSE_ROOT="$(CURDIR)"
 
-.PHONY: env grade test bench lab release lock browser clean
+.PHONY: env grade test bench lab release lock browser clean drift
 
 env: $(STAMP)
 
@@ -33,6 +33,13 @@ bench: env
 	$(RUN) $(PY) -m autograder.bench_kit
 	$(RUN) $(PY) -m autograder.bench_notebooks
 	$(RUN) $(PY) -m autograder.bench
+
+# Drift canary: the CrewAI fact tests (pytest -m crewai_fact) against another CrewAI release, in a
+# throwaway environment under build/drift-<version>/. Prints fact | holds / changed / broken.
+# make drift CREWAI=1.15.29
+drift: env
+	@test -n "$(CREWAI)" || { echo "Which CrewAI release? e.g. make drift CREWAI=1.15.29"; exit 2; }
+	$(RUN) $(PY) tools/drift.py $(CREWAI)
 
 release: env
 	$(RUN) $(PY) -m autograder release

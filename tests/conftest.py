@@ -39,6 +39,10 @@ def pytest_sessionfinish(session, exitstatus):
 
     deadline = time.monotonic() + 20
     for thread in threading.enumerate():
+        # CrewAI's event bus ("CrewAIEventsLoop", "CrewAISyncHandler_N") and LanceDB (memory) keep
+        # daemon threads alive for the whole process: waiting for them would only burn the deadline.
+        if thread.name.startswith(("CrewAI", "LanceDB")):
+            continue
         if thread is not threading.main_thread() and thread.daemon and thread.is_alive():
             thread.join(max(0.0, deadline - time.monotonic()))
     from crewai.events import crewai_event_bus

@@ -46,6 +46,7 @@ def _memory_messages(key: str, **fields: str) -> list[dict[str, str]]:
 
 # --- memory ----------------------------------------------------------------------------
 
+@pytest.mark.crewai_fact
 def test_crewai_still_builds_the_default_memory_embedder_through_the_routed_function(tmp_path):
     assert hasattr(unified_memory, "_default_embedder"), (
         "crewai.memory.unified_memory._default_embedder is gone: memory=True would use OpenAI again. "
@@ -66,6 +67,7 @@ def test_local_embedder_is_deterministic_and_groups_texts_that_share_words():
     assert controls.embed("")[0] == 1.0  # still a valid vector
 
 
+@pytest.mark.crewai_fact
 def test_local_embedder_config_goes_through_crewais_own_factory():
     from crewai.rag.embeddings.factory import build_embedder
 
@@ -84,6 +86,7 @@ def test_local_embedder_config_goes_through_crewais_own_factory():
     ("query", analyze.QueryAnalysis, {"query": "history of tea " * 20, "available_scopes": "['/']", "scope_desc": ""}),
     ("consolidation", analyze.ConsolidationPlan, {"new_content": "Tea came from China.", "records_summary": "- id=1"}),
 ])
+@pytest.mark.crewai_fact
 def test_memory_analysis_prompts_get_json_of_their_schema(key, schema, fields):
     llm = course.ScriptedLLM()
     messages = _memory_messages(key, **fields)
@@ -93,6 +96,7 @@ def test_memory_analysis_prompts_get_json_of_their_schema(key, schema, fields):
     assert llm.calls[-1].role == "(internal)" and llm.calls[-1].task == schema.__name__
 
 
+@pytest.mark.crewai_fact
 def test_crewais_own_memory_analysis_accepts_the_replies(caplog):
     llm = course.ScriptedLLM()
     content = ("Task: Research the history of tea\nAgent: Researcher\nExpected result: notes\n"
@@ -111,6 +115,7 @@ def test_crewais_own_memory_analysis_accepts_the_replies(caplog):
     assert plan.insert_new is True and plan.actions == []
 
 
+@pytest.mark.crewai_fact
 def test_memory_crew_recalls_what_the_first_task_stored(llm):
     failures = []
     researcher = Agent(role="Researcher", goal="Find facts", backstory="Careful.")
@@ -142,6 +147,7 @@ def test_memory_crew_recalls_what_the_first_task_stored(llm):
     assert all("search_memory" not in c.reply and "save_to_memory" not in c.reply for c in llm.calls)
 
 
+@pytest.mark.crewai_fact
 def test_explicit_local_embedder_config_works_in_a_crew(llm):
     agent = Agent(role="Researcher", goal="Find facts", backstory="Careful.")
     crew = Crew(agents=[agent], tasks=[Task(description="Research green tea", expected_output="notes", agent=agent)],
@@ -151,6 +157,7 @@ def test_explicit_local_embedder_config_works_in_a_crew(llm):
     assert crew._memory.recall("green tea", limit=3, depth="shallow")
 
 
+@pytest.mark.crewai_fact
 def test_memory_outlives_the_kickoff_until_reset(llm):
     # Re-running a memory crew in the same kernel recalls the last run: the
     # output changes. reset_memories("memory") gives the first run back.
@@ -222,6 +229,7 @@ def _lookup_crew(tool: controls.FactLookupTool, cache: bool) -> Crew:
 
 
 @pytest.mark.parametrize("cache, runs, from_cache", [(True, 1, [False, True]), (False, 2, [False, False])])
+@pytest.mark.crewai_fact
 def test_cache_serves_the_second_identical_tool_call(llm, cache, runs, from_cache):
     tool = controls.FactLookupTool()
     events = []
@@ -239,6 +247,7 @@ def test_cache_serves_the_second_identical_tool_call(llm, cache, runs, from_cach
     assert "From the tool: Fact sheet" in result.tasks_output[1].raw
 
 
+@pytest.mark.crewai_fact
 def test_crew_cache_is_off_unless_asked_for():
     # The guide's comment "cache=True # Cache LLM responses" suggests otherwise.
     assert Crew.model_fields["cache"].default is False
@@ -246,6 +255,7 @@ def test_crew_cache_is_off_unless_asked_for():
 
 # --- max_rpm ----------------------------------------------------------------------------
 
+@pytest.mark.crewai_fact
 def test_crewai_rate_limiter_still_waits_through_the_method_we_shorten():
     wait = inspect.getsource(RPMController._wait_for_next_minute)
     check = inspect.getsource(RPMController.check_or_wait)
@@ -253,6 +263,7 @@ def test_crewai_rate_limiter_still_waits_through_the_method_we_shorten():
     assert "self._wait_for_next_minute()" in check, "RPMController.check_or_wait no longer calls the wait method"
 
 
+@pytest.mark.crewai_fact
 def test_max_rpm_pauses_between_the_second_and_third_call():
     original = RPMController.__dict__["_wait_for_next_minute"]
     llm = course.ScriptedLLM(latency=0.005)
@@ -296,6 +307,7 @@ def _two_step_crew(llm: course.ScriptedLLM) -> Crew:
     ])
 
 
+@pytest.mark.crewai_fact
 def test_injected_failure_is_not_mistaken_for_a_rate_limit():
     # A "rate limit" message would be retried inside BaseLLM for ~8 s before CrewAI sees it.
     from crewai.llms.retry import _ThrottlingErrorClassifier
@@ -305,6 +317,7 @@ def test_injected_failure_is_not_mistaken_for_a_rate_limit():
         assert not _ThrottlingErrorClassifier.is_throttling_error(InjectedFailure(message))
 
 
+@pytest.mark.crewai_fact
 def test_a_failing_writer_raises_at_kickoff_after_crewais_retries():
     llm = course.ScriptedLLM(fail_roles=["Writer"])
     with pytest.raises(InjectedFailure, match=r"injected failure\) for role 'Writer'"):
@@ -315,6 +328,7 @@ def test_a_failing_writer_raises_at_kickoff_after_crewais_retries():
     assert run.tasks[0].ran and "injected failure" in (run.tasks[1].error or "")
 
 
+@pytest.mark.crewai_fact
 def test_one_failed_call_is_retried_by_crewai_and_the_result_is_unchanged():
     clean = _two_step_crew(course.ScriptedLLM()).kickoff()
     flaky_llm = course.ScriptedLLM(fail_first=1)
@@ -346,6 +360,7 @@ def test_arun_with_retry_works_inside_an_event_loop():
 
 # --- kickoff(inputs=...) ---------------------------------------------------------------------
 
+@pytest.mark.crewai_fact
 def test_inputs_fill_every_placeholder_and_reach_the_model(llm):
     agent = Agent(role="{topic} Researcher", goal="Find facts about {topic}",
                   backstory="An expert on {topic} who writes for {audience}.")
@@ -367,6 +382,7 @@ def _placeholder_crew(role="R", goal="g", description="Research {topic} for {aud
     return Crew(agents=[agent], tasks=[Task(description=description, expected_output=expected, agent=agent)])
 
 
+@pytest.mark.crewai_fact
 def test_missing_inputs_raise_crewais_exact_errors():
     with pytest.raises(ValueError) as described:
         _placeholder_crew().kickoff(inputs={"topic": "AI"})
@@ -381,6 +397,7 @@ def test_missing_inputs_raise_crewais_exact_errors():
     assert agent_field.value.args[0] == "Template variable 'field' not found in inputs dictionary"
 
 
+@pytest.mark.crewai_fact
 def test_without_inputs_placeholders_stay_as_written(llm):
     result = _placeholder_crew().kickoff()
     assert "Current Task: Research {topic} for {audience}" in llm.calls[-1].prompt
@@ -389,6 +406,7 @@ def test_without_inputs_placeholders_stay_as_written(llm):
 
 # --- verbose -------------------------------------------------------------------------------------
 
+@pytest.mark.crewai_fact
 def test_verbose_run_prints_panels_but_no_debug_line_network_or_version_check(llm, capfd, monkeypatch):
     from crewai.agents.agent_executor import AgentExecutor
     from crewai.events.utils import console_formatter

@@ -21,6 +21,7 @@ def _run_all_kinds() -> None:
     examples.async_crew().kickoff()
 
 
+@pytest.mark.crewai_fact
 def test_no_connection_is_attempted_in_sequential_hierarchical_and_async_runs(llm):
     before = course.network_attempts()
     seen: list[str] = []

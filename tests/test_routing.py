@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from crewai import LLM, Agent, Crew, Process, Task
 from crewai.utilities import llm_utils
 
@@ -9,6 +10,7 @@ import course
 from course import routing
 
 
+@pytest.mark.crewai_fact
 def test_crewai_still_routes_model_strings_through_LLM_new():
     # If this fails, CrewAI moved its model factory: update course/routing.py.
     assert "__new__" in LLM.__dict__, "crewai.LLM no longer defines __new__"
@@ -22,6 +24,7 @@ def test_agent_without_llm_uses_the_shared_default_model():
     assert agent.llm is course.default_llm()
 
 
+@pytest.mark.crewai_fact
 def test_model_strings_use_the_scripted_model():
     assert Agent(role="R", goal="g", backstory="b", llm="gpt-4o").llm is course.default_llm()
     assert LLM(model="anthropic/claude-sonnet-4") is course.default_llm()
@@ -41,6 +44,7 @@ def test_an_explicit_llm_instance_is_kept():
     assert Agent(role="R", goal="g", backstory="b", llm=mine).llm is mine
 
 
+@pytest.mark.crewai_fact
 def test_manager_llm_string_runs_offline():
     worker = Agent(role="Researcher", goal="Find facts", backstory="b")
     crew = Crew(agents=[worker], tasks=[Task(description="Research bees", expected_output="notes")],

@@ -44,6 +44,7 @@ def _diagnosed(error: BaseException | str, name: str, *phrases: str) -> str:
 
 # --- errors CrewAI raises when the crew is built --------------------------------------
 
+@pytest.mark.crewai_fact
 def test_missing_expected_output(llm):
     with pytest.raises(ValidationError) as caught:
         Task(description="Research AI trends", agent=_agent("Researcher"))
@@ -52,12 +53,14 @@ def test_missing_expected_output(llm):
     assert traps.diagnose(str(caught.value)) == advice  # the message alone is enough
 
 
+@pytest.mark.crewai_fact
 def test_missing_agent_fields():
     with pytest.raises(ValidationError) as caught:
         Agent(role="Researcher")
     _diagnosed(caught.value, "missing-field", "Agent(...)", "goal", "backstory")
 
 
+@pytest.mark.crewai_fact
 def test_crew_ending_with_two_async_tasks(llm):
     a, b = _agent("Researcher"), _agent("Writer")
     with pytest.raises(ValidationError) as caught:
@@ -67,6 +70,7 @@ def test_crew_ending_with_two_async_tasks(llm):
     _diagnosed(caught.value, "end-async", "context=[...]")
 
 
+@pytest.mark.crewai_fact
 def test_async_task_with_its_async_neighbour_in_context(llm):
     a, b = _agent("Researcher"), _agent("Writer")
     first = _task("Research A", agent=a, async_execution=True)
@@ -77,6 +81,7 @@ def test_async_task_with_its_async_neighbour_in_context(llm):
     _diagnosed(caught.value, "async-context", "'Research B'", "async_execution=False")
 
 
+@pytest.mark.crewai_fact
 def test_context_on_a_future_task(llm):
     a, b = _agent("Researcher"), _agent("Writer")
     later = _task("Final edit", agent=a)
@@ -87,6 +92,7 @@ def test_context_on_a_future_task(llm):
     _diagnosed(caught.value, "future-context", "'Draft'", "'Final edit'", "move it before")
 
 
+@pytest.mark.crewai_fact
 def test_hierarchical_without_a_manager(llm):
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[_agent("Researcher")], tasks=[_task("A")], process=Process.hierarchical)
@@ -94,6 +100,7 @@ def test_hierarchical_without_a_manager(llm):
     _diagnosed(caught.value, "no-manager", "manager_agent=", "manager_llm=")
 
 
+@pytest.mark.crewai_fact
 def test_manager_in_the_agents_list(llm):
     manager = _agent("Manager")
     with pytest.raises(ValidationError) as caught:
@@ -103,12 +110,14 @@ def test_manager_in_the_agents_list(llm):
     _diagnosed(caught.value, "manager-in-agents", "manager_agent=")
 
 
+@pytest.mark.crewai_fact
 def test_sequential_task_without_an_agent(llm):
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[_agent("Writer")], tasks=[_task("Write the summary")])
     _diagnosed(caught.value, "no-agent", "'Write the summary'", "agent=")
 
 
+@pytest.mark.crewai_fact
 def test_process_parallel_does_not_exist(llm):
     with pytest.raises(AttributeError) as caught:
         Process.parallel  # noqa: B018
@@ -121,6 +130,7 @@ def test_process_parallel_does_not_exist(llm):
 
 # --- errors at kickoff ------------------------------------------------------------------
 
+@pytest.mark.crewai_fact
 def test_one_agent_on_two_async_tasks(overlapping):
     solo, writer = _agent("Researcher"), _agent("Writer")
     a = _task("Research A", agent=solo, async_execution=True)
@@ -134,6 +144,7 @@ def test_one_agent_on_two_async_tasks(overlapping):
     _diagnosed(caught.value, "executor-busy", "its own agent")
 
 
+@pytest.mark.crewai_fact
 def test_async_tasks_under_hierarchical(overlapping):
     # A sync task first: when the async pair opens the crew, the manager's executor is
     # created by both threads at once and the clash happens only some of the time (6-9 of 15).
@@ -148,6 +159,7 @@ def test_async_tasks_under_hierarchical(overlapping):
     _diagnosed(caught.value, "executor-busy", "Process.hierarchical")
 
 
+@pytest.mark.crewai_fact
 def test_plain_kickoff_inside_a_running_event_loop(llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[_task("Write", agent=writer)])
@@ -161,6 +173,7 @@ def test_plain_kickoff_inside_a_running_event_loop(llm):
     _diagnosed(caught.value, "kickoff-in-jupyter", "await crew.kickoff_async()")
 
 
+@pytest.mark.crewai_fact
 def test_manager_with_tools(llm):
     from crewai.tools import tool
 
@@ -177,6 +190,7 @@ def test_manager_with_tools(llm):
     _diagnosed(caught.value, "manager-tools", "tools=[...]")
 
 
+@pytest.mark.crewai_fact
 def test_missing_template_variable(llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[_task("Write about {topic}", agent=writer)])
@@ -185,6 +199,7 @@ def test_missing_template_variable(llm):
     _diagnosed(caught.value, "template-variable", "{topic}", "'topic'")
 
 
+@pytest.mark.crewai_fact
 def test_missing_template_variable_in_expected_output_and_role(llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[Task(description="Write", expected_output="notes in {format}", agent=writer)])
@@ -198,6 +213,7 @@ def test_missing_template_variable_in_expected_output_and_role(llm):
     _diagnosed(caught.value, "template-variable", "{field}", "'field'")
 
 
+@pytest.mark.crewai_fact
 def test_openai_key_required_when_an_agent_escaped_the_course(llm, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     routing.deactivate()  # an agent built before `import course` looks like this
