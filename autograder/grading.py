@@ -228,7 +228,7 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.GradingExecute.max_cell_output = settings.max_cell_output
     c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
     c.GradingExecute.kernel_env = kernel_env
-    c.GradingExecute.guard_module = str(root / ".kit" / "autograder" / "integrity.py")
+    c.GradingExecute.guard_module = str(root / ".kit" / "autograder" / "checks" / "kit_integrity.py")
     if settings.kernel == "fork":
         from autograder import forkkernel
 

@@ -38,7 +38,7 @@ SWALLOW = ("import time\nwhile True:  # never ends, and ignores the grader's int
 FAKE_CHECKS = ("# Rewrites the grader's checks on disk so that every test passes.\n"
                "import pathlib, autograder\n"
                "fake = 'def __getattr__(name):\\n    return lambda *args, **kwargs: None\\n'\n"
-               "(pathlib.Path(autograder.__file__).parent / 'checks.py').write_text(fake)")
+               "(pathlib.Path(autograder.__file__).parent / 'checks' / '__init__.py').write_text(fake)")
 SILENCE_CHECKS = ("# Replaces the checks (and the integrity check) in memory so that every test passes.\n"
                   "from autograder import checks\n"
                   "checks.integrity = lambda: None\n"

@@ -36,7 +36,7 @@ model = course.reset_default_llm(latency=0.05)  # every model call takes 0.05 s,
 |---|---|---|
 | `process` | `Crew(process=...)` | **who hands out the tasks**: `Process.sequential` walks the task list in order, each task going to its own `agent=`; `Process.hierarchical` lets a manager agent decide who does each task |
 | `async_execution` | `Task(async_execution=True)` | **whether a task may run at the same time** as its neighbours, instead of waiting its turn |
-| `context` | `Task(context=[...])` | **what a task waits for and receives**: the outputs of those tasks go into its prompt |
+| `context` | `Task(context=[...])` | **what a task receives**: the outputs of those tasks go into its prompt (it waits for them too; a sync task also waits for every async task still running) |
 
 The first two are the guide's "two independent levers"; `context` is how you wire them together. There is no
 third *process* for parallel work:
@@ -516,7 +516,8 @@ Crew(agents=[a1, a2, a3], tasks=[t1, t2, t3], process=Process.sequential)       
 Crew(agents=[a1, a2, a3], tasks=[t1, t2, t3], process=Process.hierarchical,
      manager_agent=manager)                  # or manager_llm="gpt-4o"; tasks without agent=; no async tasks
 Task(..., async_execution=True)              # runs alongside its async neighbours; one agent per concurrent task
-Task(..., context=[t1, t2])                  # waits for t1 and t2 and receives their outputs (the join)
+Task(..., context=[t1, t2])                  # receives t1's and t2's outputs, so waits for them (the join)
+# a sync task also waits for every async task still running, listed in its context or not (the barrier)
 result = await crew.kickoff_async(inputs={"topic": "AI"})       # in a notebook; crew.kickoff() in a script
 ```
 

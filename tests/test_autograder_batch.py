@@ -31,7 +31,7 @@ SWALLOW = ("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
 NETWORK = ("import course\nimport urllib.request\ntry:\n    urllib.request.urlopen('http://example.com', timeout=3)\n"
            "except Exception as err:\n    print(type(err).__name__)\ndef double(x):\n    return 2 * x")
 TAMPER_KIT = ("import pathlib, autograder\n"
-              "checks = pathlib.Path(autograder.__file__).parent / 'checks.py'\n"
+              "checks = pathlib.Path(autograder.__file__).parent / 'checks' / '__init__.py'\n"
               "checks.write_text(checks.read_text() + '\\n# every check passes now\\n')")
 TAMPER_GRADEBOOK = ("import pathlib, sqlite3\n"
                     "db = sqlite3.connect(pathlib.Path.cwd().parents[2] / 'gradebook.db')\n"
@@ -78,7 +78,7 @@ REASONS = {
     ("edited_test", "01_greet"): ["points of 'test_greet' were changed"],
     ("huge_output", "00_double"): ["was cut"],
     ("network", "00_double"): ["tried to reach the network (example.com)"],
-    ("tamper_kit", "00_double"): ["changed the course kit", "autograder/checks.py", "scores 0"],
+    ("tamper_kit", "00_double"): ["changed the course kit", "autograder/checks/__init__.py", "scores 0"],
     ("tamper_gradebook", "00_double"): ["changed the grader's gradebook", "scores 0"],
     ("background", "00_double"): ["background process"],
 }

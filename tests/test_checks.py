@@ -333,6 +333,11 @@ def test_integrity_notices_a_patched_recorder(monkeypatch):
     assert "changed inside this notebook" in failure(checks.integrity)
 
 
+def test_integrity_notices_a_check_rebound_on_the_package(monkeypatch):
+    monkeypatch.setattr(checks, "async_join", lambda *args, **kwargs: None)
+    assert kit_integrity.problems() == ["autograder.checks.async_join was replaced"]
+
+
 def test_graph_rule_matches_the_recorded_run():
     crew = REFERENCE["04_mixed_phases.ipynb"]()
     assert graph.crew_graph(crew) == checks.run(crew).dependencies()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import course
 from course.examples import hierarchical_crew, sequential_crew
 
@@ -10,6 +12,7 @@ def _text_sent(recorded) -> int:
     return sum(len(call.prompt) + len(call.reply) for call in recorded.llm_calls)
 
 
+@pytest.mark.crewai_fact
 def test_a_manager_triples_the_calls_and_moves_about_twelve_times_the_text():
     with course.record() as rec:
         sequential_crew(topic="AI trends in healthcare").kickoff()

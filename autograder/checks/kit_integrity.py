@@ -135,6 +135,24 @@ def _missing(module: types.ModuleType, expected: dict[str, list[types.CodeType]]
             yield qualname
 
 
+def _replaced_exports() -> Iterator[str]:
+    """Names test cells call on ``autograder.checks`` that no longer point at the functions of their own files.
+
+    The package only re-exports them, so checking the functions each file defines is not enough:
+    ``checks.async_join = lambda *a: None`` leaves ex03_async intact and rebinds the name.
+    """
+    __tracebackhide__ = True
+    import autograder.checks as package
+
+    for name in getattr(package, "__all__", []):
+        live = inspect.unwrap(getattr(package, name, None)) if callable(getattr(package, name, None)) else None
+        home = sys.modules.get(getattr(live, "__module__", "") or "")
+        code = getattr(live, "__code__", None)
+        if (home is None or not str(home.__name__).startswith("autograder.checks") or code is None
+                or code not in _compiled(home.__file__).get(code.co_qualname, [])):
+            yield f"autograder.checks.{name} was replaced"
+
+
 def problems() -> list[str]:
     __tracebackhide__ = True
     found = []
@@ -152,6 +170,7 @@ def problems() -> list[str]:
                 continue  # written by @dataclass, not by a file
             if code not in expected.get(code.co_qualname, []) or code.co_filename != module.__file__:
                 found.append(f"{module_name}.{where} was replaced")
+    found.extend(_replaced_exports())
     found = list(dict.fromkeys(found))
     from course import recording, routing, scripted_llm
 
