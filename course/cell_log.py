@@ -53,11 +53,20 @@ def install() -> None:
 
 
 def defining(name: str) -> CellRun | None:
-    """The last cell that assigns or defines ``name`` (``name = ...``, ``def name(``), as it last ran."""
+    """The last cell that assigns or defines ``name`` (``name = ...``, ``def name(``), as it last ran.
+
+    Failing that, the last cell that mentions ``name`` and raised (an exercise cell not answered yet).
+    """
     pattern = re.compile(rf"^\s*(?:{re.escape(name)}\s*(?:\+|-)?=(?!=)|def\s+{re.escape(name)}\s*\(|for\s+{re.escape(name)}\b)",
                          re.M)
+    mention = re.compile(rf"\b{re.escape(name)}\b")
     with _lock:
-        for cell in reversed(_cells):
-            if pattern.search(cell.source):
-                return cell
+        cells = list(_cells)
+    for cell in reversed(cells):
+        if pattern.search(cell.source):
+            return cell
+    # An unanswered exercise cell has lost its assignment but still uses the name, and raised.
+    for cell in reversed(cells):
+        if cell.error is not None and mention.search(cell.source):
+            return cell
     return None

@@ -180,7 +180,7 @@ def test_a_crew_whose_kickoff_is_not_crewais_earns_nothing_even_in_structure_par
     messages = [failure(check, canned) for check in (checks.async_shape, checks.async_agents, checks.async_join)]
     assert "its kickoff is not CrewAI's own" in messages[0]
     for later in messages[1:]:  # said once; the others point at it in one line
-        assert later.startswith("This test depends on `build_crew()`") and "does not run as CrewAI runs it" in later
+        assert later.startswith("Same problem as a test above:") and "does not run as CrewAI runs it" in later
 
 
 def test_a_missing_answer_names_the_cell_that_should_set_it_and_its_error(monkeypatch):
@@ -193,6 +193,9 @@ def test_a_missing_answer_names_the_cell_that_should_set_it_and_its_error(monkey
     assert "`orders` is not defined" in message and "starts `orders = []`" in message
     assert "kickoff_async" in message  # the trap's fix, not a bare NameError
     assert "no cell that sets `extra_calls` has run" in failure(checks.needs, "extra_calls")
+    ran.append(cell_log.CellRun("# YOUR CODE HERE\nraise NotImplementedError()\nprint(parallel_seconds)",
+                                NotImplementedError()))
+    assert "is not answered yet" in failure(checks.needs, "parallel_seconds")
     checks.needs("REFERENCE")  # defined in this module: nothing to say
 
 

@@ -44,9 +44,10 @@ def build(make: Any, name: str = "build_crew", **arguments: Any) -> Crew:
         message = str(failure)
         if _said.get(key) == message:
             first = message.splitlines()[0]
-            raise CheckFailed(f"This test depends on `{name}()`, which a test above already reported: {first}\n"
-                              "  Expected: a crew this test can run\n  What happened: the same problem as above\n"
-                              "  Hint: fix the first failing test; this one follows.") from None
+            # Short lines: nbgrader's Validate cuts each line of a message at about 88 characters.
+            raise CheckFailed(f"Same problem as a test above: {first}\n"
+                              "  Expected: a crew this test can run\n  What happened: see the first failing test\n"
+                              "  Hint: fix that one; this test follows it.") from None
         _said[key] = message
         raise
 
@@ -223,7 +224,10 @@ def needs(*names: str) -> None:
             cell = cell_log.defining(name)
             if cell is None:
                 happened = f"no cell that sets `{name}` has run in this notebook yet"
-                hint = "Run the notebook from the top (Run All), then this test."
+                hint = "Answer the exercise cell that asks for it and run it (or Run All), then this test."
+            elif isinstance(cell.error, NotImplementedError):
+                happened = "its exercise cell is not answered yet"
+                hint = "Replace `raise NotImplementedError()` there, run it, then this test."
             elif cell.error is not None:
                 happened = f"the cell that sets it (it starts `{cell.first_line[:60]}`) stopped with {describe_error(cell.error)}"
                 hint = "Fix that cell and run it again, then run this test."
