@@ -81,7 +81,11 @@ def default_llm() -> ScriptedLLM:
 
 
 def reset_default_llm(**settings: Any) -> ScriptedLLM:
-    """A fresh default model (e.g. ``latency=0.5``) for agents built from now on."""
+    """A fresh default model (e.g. ``latency=0.5``) for agents built from now on.
+
+    Inside a ``using`` block it replaces that block's model only: the block's
+    exit still brings back the model from before the block.
+    """
     return _defaults.replace_current(ScriptedLLM(**settings))
 
 
