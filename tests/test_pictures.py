@@ -343,7 +343,7 @@ def test_compare_dags_says_so_when_the_learner_is_right(mixing_run):
     assert "in the crew, not in yours" in legend_labels
 
 
-def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(llm):
+def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(scripted_llm):
     from course.examples import mixed_phases_crew
 
     fig = pictures.dag(mixed_phases_crew(review_context="presentation"))
