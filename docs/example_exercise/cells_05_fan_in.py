@@ -56,6 +56,7 @@ In the summary above, the two research tasks start together and their times over
 """),
     ("test", "test_fan_overlap", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.fan_in_overlap(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
@@ -69,6 +70,7 @@ The summary's `got:` column names both research tasks: their outputs reached its
 """),
     ("test", "test_fan_join", '''
 from autograder import checks
+checks.needs("build_crew")
 checks.fan_in_join(build_crew)
 ### BEGIN HIDDEN TESTS
 checks.integrity()
