@@ -63,7 +63,7 @@ def _throwaway_course(tmp: Path) -> Path:
 
 
 def _build(course_dir: Path) -> Path:
-    """Step 3: the notebook from its cells, with the repo's builder (stable ids, nbgrader metadata, no outputs)."""
+    """Step 3 (build): the notebook from its cells, with the repo's builder (stable ids, nbgrader metadata, no outputs)."""
     target = course_dir / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     script = (
         "import importlib.util, sys\n"
@@ -84,7 +84,7 @@ def _answer_cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookN
 
 
 def _class(course_dir: Path, tmp: Path) -> tuple[Path, dict[str, int]]:
-    """Step 6: learners' notebooks made from the release, and the score each must get."""
+    """Step 4: learners' notebooks made from the release, and the score each must get."""
     answers = _answers()
     release = course_dir / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     source = nbformat.read(str(course_dir / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), as_version=4)
@@ -119,13 +119,13 @@ def test_the_guides_example_exercise_is_built_released_and_graded(tmp_path):
 
     course_dir = _throwaway_course(tmp_path)
     _build(course_dir)
-    # Step 4: release with nbgrader, as `make release` does, and the release's static checks.
+    # Step 3 (release): nbgrader generate_assignment, as `make release` does, and the release's static checks.
     release_check.generate_release(course_dir)
     assert release_check.static_problems(course_dir / "source" / ASSIGNMENT,
                                          course_dir / "release" / ASSIGNMENT) == []
     klass, expected = _class(course_dir, tmp_path)
 
-    # Step 7: grade with the instructor's command, in the throwaway course (COURSE_ROOT), with its kit.
+    # Step 6: grade with the instructor's command, in the throwaway course (COURSE_ROOT), with its kit.
     out = tmp_path / "grades"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["COURSE_ROOT"] = str(course_dir)
