@@ -17,9 +17,17 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version.split()[0]'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
-	@# The repo root on the environment's path: `course` and `autograder` import
-	@# from notebooks, kernels and nbgrader alike (what an editable install does).
-	$(PY) -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "crew_course.pth").write_text("$(CURDIR)\n")'
+	@# The project itself, installed editable by the build backend pyproject.toml names, so that
+	@# the environment holds its real metadata: the pytest11 entry point that loads the course's
+	@# fixtures in any test suite is declared once, in pyproject.toml (a hand-written dist-info
+	@# would be a second copy that goes stale). The backend comes from the lock (setuptools is
+	@# pinned there), hence --no-build-isolation: nothing is fetched to build. editable_mode=compat
+	@# puts the repo root on the path with a plain .pth, as before: the grader's private copy of the
+	@# kit on PYTHONPATH must come first and be the only copy a kernel can import from, which
+	@# setuptools' default import hook (it serves missing submodules from the repo) would break.
+	@rm -f "$$($(PY) -c 'import site; print(site.getsitepackages()[0])')/crew_course.pth"  # the pre-metadata .pth
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+	  --config-settings editable_mode=compat -e .
 	@touch $(STAMP)
 
 grade: env
@@ -60,8 +68,9 @@ browser:
 	    echo "note: /usr/bin/chromium is missing and apt needs root: the browser test will be skipped (sudo make browser)"; \
 	  fi; }
 
+# --all keeps setuptools (the build backend `make env` installs the project with); not pip itself.
 lock: env
-	$(PY) -m pip freeze --exclude-editable | sed '1i # Every transitive version, frozen from a working install (Python 3.11). Regenerate: make lock' > requirements.lock
+	$(PY) -m pip freeze --all --exclude pip --exclude-editable | sed '1i # Every transitive version, frozen from a working install (Python 3.11). Regenerate: make lock' > requirements.lock
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

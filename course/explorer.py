@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable
 
 import ipywidgets as widgets
 
-from course import graph, routing, traps
-from course.recording import RecordedRun, record
+from course import graph, recording, routing, traps
+from course.recording import RecordedRun
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -39,37 +39,13 @@ def measure(build_crew: Callable[[], Any], latency: float = 0.0, timeout: float 
     ``timeout`` seconds with a TimeoutError. A crew that fails raises its error,
     or, with ``raise_on_error=False``, comes back as a run whose ``error`` is set.
     """
-    with routing._default_lock:
-        previous = routing._default
-    routing.reset_default_llm(latency=latency)
-    try:
+    with routing.using(latency=latency):
         crew = build_crew()
-        outcome: dict[str, BaseException] = {}
-
-        def kickoff() -> None:
-            try:
-                crew.kickoff()
-            except BaseException as error:  # handed to the caller's thread
-                outcome["error"] = error
-
-        with record() as recording:
-            worker = threading.Thread(target=kickoff, name="course-explorer-kickoff", daemon=True)
-            worker.start()
-            worker.join(timeout)
-        if worker.is_alive():
+        try:
+            return recording.kickoff(crew, timeout=timeout, raise_on_error=raise_on_error)
+        except TimeoutError:
             raise TimeoutError(f"The crew was still running after {timeout:g} s, so the explorer stopped waiting "
-                               "for it; try a smaller latency or fewer tasks.")
-        names = _task_names(crew)
-        runs = [r for r in recording.runs if [t.name for t in r.tasks] == names] or recording.runs
-        error = outcome.get("error")
-        if error is not None and (raise_on_error or not runs):
-            raise error
-        if not runs:
-            raise LookupError("The crew finished but left no record of its run.")
-        return runs[-1]
-    finally:
-        with routing._default_lock:
-            routing._default = previous
+                               "for it; try a smaller latency or fewer tasks.") from None
 
 
 def _overlapping(run: RecordedRun) -> list[str]:

@@ -352,3 +352,39 @@ def record() -> Iterator[Recording]:
         yield recording
     finally:
         recording.runs = runs_since(began)
+
+
+def kickoff(crew: Any, inputs: dict[str, Any] | None = None, timeout: float = 60.0,
+            raise_on_error: bool = True) -> RecordedRun:
+    """Kick ``crew`` off under the recorder and return the run it made.
+
+    The kickoff runs in a worker thread: plain ``crew.kickoff()`` raises inside
+    Jupyter's running event loop, and a thread lets a crew that hangs time out
+    (``TimeoutError`` after ``timeout`` seconds; the abandoned thread is a
+    daemon) instead of hanging the caller. A crew that fails raises its own
+    error, or with ``raise_on_error=False`` comes back as a run whose ``error``
+    is set. Only this crew's kickoff counts, not others running meanwhile.
+    """
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            crew.kickoff(inputs=inputs) if inputs is not None else crew.kickoff()
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    began = datetime.now(timezone.utc)
+    worker = threading.Thread(target=run, name="course-recorded-kickoff", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"The crew was still running after {timeout:g} s.")
+    events = _collector.snapshot()
+    runs = [_build(crew, event, events) for source, event in events
+            if source is crew and isinstance(event, CrewKickoffStartedEvent) and event.timestamp >= began]
+    error = outcome.get("error")
+    if error is not None and (raise_on_error or not runs):
+        raise error
+    if not runs:
+        raise LookupError("The crew finished but left no record of its run.")
+    return runs[-1]

@@ -1,4 +1,7 @@
-"""Shared fixtures: every test process imports the course kit first (offline set-up)."""
+"""Shared fixtures. The scripted model's fixtures (``scripted_llm``, ``record_crew``) are not here:
+they come from the course's pytest plugin (course/pytest_plugin.py), which the environment
+loads through its ``pytest11`` entry point, as it does for any suite; tests/test_pytest_plugin.py
+proves that it works outside this folder too."""
 
 from __future__ import annotations
 
@@ -17,15 +20,6 @@ import course  # noqa: E402  (sets the offline environment before crewai loads)
 @pytest.fixture
 def root() -> Path:
     return ROOT
-
-
-@pytest.fixture
-def llm():
-    """A fresh default scripted model with no latency, restored afterwards."""
-    previous = course.default_llm()
-    fresh = course.reset_default_llm()
-    yield fresh
-    course.routing._default = previous
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -57,15 +57,11 @@ def failure(call, *args, **kwargs) -> str:
 
 def measured(build_crew, **arguments) -> float:
     """What a learner's perf_counter cell reads around one kickoff (at the notebook's 0.12 s latency)."""
-    previous = course.default_llm()
-    course.reset_default_llm(latency=0.12)
-    try:
+    with course.routing.using(latency=0.12):
         crew = build_crew(**arguments)
         start = time.perf_counter()
         crew.kickoff()
         return time.perf_counter() - start
-    finally:
-        course.routing._default = previous
 
 
 def test_typed_in_timings_match_no_recorded_run():

@@ -116,7 +116,7 @@ def test_crewais_own_memory_analysis_accepts_the_replies(caplog):
 
 
 @pytest.mark.crewai_fact
-def test_memory_crew_recalls_what_the_first_task_stored(llm):
+def test_memory_crew_recalls_what_the_first_task_stored(scripted_llm):
     failures = []
     researcher = Agent(role="Researcher", goal="Find facts", backstory="Careful.")
     writer = Agent(role="Writer", goal="Write clearly", backstory="Clear.")
@@ -138,17 +138,17 @@ def test_memory_crew_recalls_what_the_first_task_stored(llm):
         crewai_event_bus.flush()
     assert failures == []
     research_ref = result.tasks_output[0].raw.split("]")[0] + "]"  # "[ref:xxxxxx by Researcher]"
-    writer_prompt = next(c.prompt for c in llm.calls if c.role == "Writer")
+    writer_prompt = next(c.prompt for c in scripted_llm.calls if c.role == "Writer")
     assert "Relevant memories:" in writer_prompt
     assert f"Researcher completed 'Research the history of tea': {research_ref}" in writer_prompt
     found = crew._memory.recall("history of tea", limit=5, depth="shallow")
     assert any(research_ref in match.record.content for match in found)
     # The memory tools CrewAI adds are never the scripted model's "work" tool.
-    assert all("search_memory" not in c.reply and "save_to_memory" not in c.reply for c in llm.calls)
+    assert all("search_memory" not in c.reply and "save_to_memory" not in c.reply for c in scripted_llm.calls)
 
 
 @pytest.mark.crewai_fact
-def test_explicit_local_embedder_config_works_in_a_crew(llm):
+def test_explicit_local_embedder_config_works_in_a_crew(scripted_llm):
     agent = Agent(role="Researcher", goal="Find facts", backstory="Careful.")
     crew = Crew(agents=[agent], tasks=[Task(description="Research green tea", expected_output="notes", agent=agent)],
                 memory=True, embedder=controls.local_embedder(), name=_unique("explicit"))
@@ -158,7 +158,7 @@ def test_explicit_local_embedder_config_works_in_a_crew(llm):
 
 
 @pytest.mark.crewai_fact
-def test_memory_outlives_the_kickoff_until_reset(llm):
+def test_memory_outlives_the_kickoff_until_reset(scripted_llm):
     # Re-running a memory crew in the same kernel recalls the last run: the
     # output changes. reset_memories("memory") gives the first run back.
     name = _unique("rerun")
@@ -230,7 +230,7 @@ def _lookup_crew(tool: controls.FactLookupTool, cache: bool) -> Crew:
 
 @pytest.mark.parametrize("cache, runs, from_cache", [(True, 1, [False, True]), (False, 2, [False, False])])
 @pytest.mark.crewai_fact
-def test_cache_serves_the_second_identical_tool_call(llm, cache, runs, from_cache):
+def test_cache_serves_the_second_identical_tool_call(scripted_llm, cache, runs, from_cache):
     tool = controls.FactLookupTool()
     events = []
     with crewai_event_bus.scoped_handlers():
@@ -361,13 +361,13 @@ def test_arun_with_retry_works_inside_an_event_loop():
 # --- kickoff(inputs=...) ---------------------------------------------------------------------
 
 @pytest.mark.crewai_fact
-def test_inputs_fill_every_placeholder_and_reach_the_model(llm):
+def test_inputs_fill_every_placeholder_and_reach_the_model(scripted_llm):
     agent = Agent(role="{topic} Researcher", goal="Find facts about {topic}",
                   backstory="An expert on {topic} who writes for {audience}.")
     task = Task(description="Research {topic} for {audience}", expected_output="A report on {topic}", agent=agent)
     result = Crew(agents=[agent], tasks=[task]).kickoff(
         inputs={"topic": "Artificial Intelligence", "audience": "Business executives"})
-    prompt = llm.calls[-1].prompt
+    prompt = scripted_llm.calls[-1].prompt
     assert "You are Artificial Intelligence Researcher. An expert on Artificial Intelligence who writes for " \
            "Business executives." in prompt
     assert "Your personal goal is: Find facts about Artificial Intelligence" in prompt
@@ -398,16 +398,16 @@ def test_missing_inputs_raise_crewais_exact_errors():
 
 
 @pytest.mark.crewai_fact
-def test_without_inputs_placeholders_stay_as_written(llm):
+def test_without_inputs_placeholders_stay_as_written(scripted_llm):
     result = _placeholder_crew().kickoff()
-    assert "Current Task: Research {topic} for {audience}" in llm.calls[-1].prompt
+    assert "Current Task: Research {topic} for {audience}" in scripted_llm.calls[-1].prompt
     assert "{topic}" in result.raw
 
 
 # --- verbose -------------------------------------------------------------------------------------
 
 @pytest.mark.crewai_fact
-def test_verbose_run_prints_panels_but_no_debug_line_network_or_version_check(llm, capfd, monkeypatch):
+def test_verbose_run_prints_panels_but_no_debug_line_network_or_version_check(scripted_llm, capfd, monkeypatch):
     from crewai.agents.agent_executor import AgentExecutor
     from crewai.events.utils import console_formatter
 

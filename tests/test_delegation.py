@@ -40,7 +40,7 @@ def test_no_coworkers_is_a_clear_error():
 
 
 @pytest.mark.parametrize("manager", ["agent", "llm", "string"])
-def test_each_manager_form_delegates_by_the_rule(llm, manager):
+def test_each_manager_form_delegates_by_the_rule(scripted_llm, manager):
     examples.hierarchical_crew(manager).kickoff()
     run = course.last_run()
     assert run.process == "hierarchical"

@@ -49,7 +49,7 @@ def _run(*spans: tuple[str, float, float, bool], wall: float, error: str | None 
 
 # --- measure ---------------------------------------------------------------------------
 
-def test_measure_shows_async_tasks_overlapping_and_the_join_waiting(llm):
+def test_measure_shows_async_tasks_overlapping_and_the_join_waiting(scripted_llm):
     run = explorer.measure(build_async_crew, latency=0.05)
     assert run.error is None
     research = ["Research topic A", "Research topic B", "Research topic C"]
@@ -57,7 +57,7 @@ def test_measure_shows_async_tasks_overlapping_and_the_join_waiting(llm):
     assert run.started_after_all("Combine all research", research)
 
 
-def test_measure_sets_the_latency_only_for_its_own_crew(llm):
+def test_measure_sets_the_latency_only_for_its_own_crew(scripted_llm):
     seen = []
 
     def build() -> Crew:
@@ -67,24 +67,24 @@ def test_measure_sets_the_latency_only_for_its_own_crew(llm):
 
     explorer.measure(build, latency=0.02)
     assert seen == [0.02]
-    assert course.default_llm() is llm  # the learner's default model is back
+    assert course.default_llm() is scripted_llm  # the learner's default model is back
 
 
-def test_measure_raises_the_crews_error_or_returns_the_failed_run(llm):
+def test_measure_raises_the_crews_error_or_returns_the_failed_run(scripted_llm):
     with pytest.raises(RuntimeError, match="Executor is already running"):
         explorer.measure(build_clashing_crew, latency=0.02)
     run = explorer.measure(build_clashing_crew, latency=0.02, raise_on_error=False)
     assert "Executor is already running" in run.error
-    assert course.default_llm() is llm
+    assert course.default_llm() is scripted_llm
 
 
-def test_measure_gives_up_after_the_timeout(llm):
+def test_measure_gives_up_after_the_timeout(scripted_llm):
     with pytest.raises(TimeoutError, match="still running"):
         explorer.measure(build_async_crew, latency=0.3, timeout=0.05)
-    assert course.default_llm() is llm
+    assert course.default_llm() is scripted_llm
 
 
-def test_measure_passes_on_a_crew_that_cannot_be_built(llm):
+def test_measure_passes_on_a_crew_that_cannot_be_built(scripted_llm):
     with pytest.raises(Exception, match="Field required"):
         explorer.measure(build_broken_crew)
 
@@ -122,10 +122,10 @@ def test_predict_vs_measure_on_a_failed_run_gives_the_fix():
 
 # --- the widget --------------------------------------------------------------------------
 
-def test_the_widget_builds_without_running_anything(llm):
+def test_the_widget_builds_without_running_anything(scripted_llm):
     with course.record() as rec:
         widget = explorer.explorer(build_async_crew, latencies=(0.1, 0.3))
-    assert rec.runs == [] and llm.calls == []
+    assert rec.runs == [] and scripted_llm.calls == []
     assert isinstance(widget, widgets.VBox)
     assert [box.description for box in widget.overlap] == [
         "Research topic A", "Research topic B", "Research topic C", "Combine all research"]
@@ -136,7 +136,7 @@ def test_the_widget_builds_without_running_anything(llm):
     assert "application/vnd.jupyter.widget-view+json" in bundle and "JupyterLab" in bundle["text/plain"]
 
 
-def test_run_compares_prediction_and_measurement(llm):
+def test_run_compares_prediction_and_measurement(scripted_llm):
     widget = explorer.explorer(build_async_crew, latencies=(0.02,))
     widget.prediction.value = 0.1
     widget.overlap[0].value = True
@@ -148,7 +148,7 @@ def test_run_compares_prediction_and_measurement(llm):
     assert not widget.button.disabled and widget.status.value.startswith("Done")
 
 
-def test_run_turns_a_failing_crew_into_one_friendly_line(llm):
+def test_run_turns_a_failing_crew_into_one_friendly_line(scripted_llm):
     widget = explorer.explorer(build_clashing_crew, latencies=(0.02,))
     widget.run(wait=True)
     assert "its own agent" in widget.status.value
@@ -156,7 +156,7 @@ def test_run_turns_a_failing_crew_into_one_friendly_line(llm):
     assert not widget.button.disabled
 
 
-def test_a_crew_that_cannot_be_built_still_gives_a_widget(llm):
+def test_a_crew_that_cannot_be_built_still_gives_a_widget(scripted_llm):
     widget = explorer.explorer(build_broken_crew)
     assert "expected_output" in widget.status.value and widget.overlap == []
     widget.run(wait=True)

@@ -22,7 +22,7 @@ def _run_all_kinds() -> None:
 
 
 @pytest.mark.crewai_fact
-def test_no_connection_is_attempted_in_sequential_hierarchical_and_async_runs(llm):
+def test_no_connection_is_attempted_in_sequential_hierarchical_and_async_runs(scripted_llm):
     before = course.network_attempts()
     seen: list[str] = []
     hook_active = [True]

@@ -48,3 +48,23 @@ def test_lock_holds_the_same_direct_pins_and_every_transitive_one():
     unpinned = [l for l in (ROOT / "requirements.lock").read_text().splitlines()
                 if l.strip() and not l.startswith("#") and "==" not in l]
     assert unpinned == []
+
+
+def test_the_build_backend_and_the_plugin_entry_point_are_declared_once_and_locked():
+    """`make env` installs the project with --no-build-isolation: its backend must come from the lock."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
+    backend = data["build-system"]["requires"]
+    assert [re.match(r"[A-Za-z0-9_.\-]+", r).group(0) for r in backend] == ["setuptools"]
+    assert "setuptools" in lock, "requirements.lock must pin the build backend pyproject.toml names"
+    assert tuple(int(p) for p in lock["setuptools"].split(".")[:2]) >= (70, 1)  # has bdist_wheel built in (no `wheel`)
+    assert data["project"]["entry-points"]["pytest11"] == {"crew_course": "course.pytest_plugin"}
+
+
+def test_the_environment_holds_the_projects_metadata_and_entry_point():
+    from importlib.metadata import distribution, entry_points
+
+    meta = distribution("crew-processes-course")
+    assert meta.version == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins.get("crew_course") == "course.pytest_plugin", "run `make env` to install the project's metadata"

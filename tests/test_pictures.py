@@ -49,9 +49,7 @@ MIXING_DICT = {
 
 
 def _run(build, latency: float = 0.0) -> RecordedRun:
-    previous = course.default_llm()
-    course.reset_default_llm(latency=latency)
-    try:
+    with course.routing.using(latency=latency):
         crew = build()
         with course.record() as rec:
             try:
@@ -59,8 +57,6 @@ def _run(build, latency: float = 0.0) -> RecordedRun:
             except Exception:
                 pass  # failed runs are drawn too
         return rec.run
-    finally:
-        course.routing._default = previous
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +104,7 @@ def _lane_names(ax) -> list[str]:
 
 # --- course.graph ----------------------------------------------------------------------
 
-def test_crew_graph_follows_context_and_the_walk_rules(llm):
+def test_crew_graph_follows_context_and_the_walk_rules(scripted_llm):
     a, b = _agent("Researcher"), _agent("Writer")
     t1 = Task(description="First", expected_output="o", agent=a)
     t2 = Task(description="Second", expected_output="o", agent=b, async_execution=True)
@@ -291,13 +287,13 @@ def _edges(fig, axis: int = 0) -> set[str]:
     return {p.get_gid()[len("edge:"):] for p in fig.axes[axis].patches if (p.get_gid() or "").startswith("edge:")}
 
 
-def test_dag_of_a_crew_a_dict_and_a_run_have_the_same_edges(llm, mixing_run):
+def test_dag_of_a_crew_a_dict_and_a_run_have_the_same_edges(scripted_llm, mixing_run):
     wanted = {f"{d}->{n}" for n, deps in MIXING_DICT.items() for d in deps}
     assert _edges(pictures.dag(_mixing_crew())) == _edges(pictures.dag(MIXING_DICT)) == wanted
     assert _edges(pictures.dag(mixing_run)) == wanted
 
 
-def test_dag_lays_out_phases_left_to_right_and_marks_async_tasks(llm):
+def test_dag_lays_out_phases_left_to_right_and_marks_async_tasks(scripted_llm):
     fig = pictures.dag(_mixing_crew())
     nodes = {p.get_gid()[len("node:"):]: p for p in fig.axes[0].patches if (p.get_gid() or "").startswith("node:")}
     assert all(isinstance(p, FancyBboxPatch) for p in nodes.values())
@@ -323,7 +319,7 @@ def test_dag_draws_a_cycle_instead_of_crashing():
         pictures.dag(42)
 
 
-def test_compare_dags_marks_a_missing_edge_red_and_an_extra_one_orange(llm):
+def test_compare_dags_marks_a_missing_edge_red_and_an_extra_one_orange(scripted_llm):
     learner = dict(MIXING_DICT)
     learner["Analyze all research"] = ["Research A"]  # forgot Research B
     learner["Create presentation"] = ["Analyze all research", "Research B"]  # invented an edge
@@ -347,7 +343,7 @@ def test_compare_dags_says_so_when_the_learner_is_right(mixing_run):
     assert "in the crew, not in yours" in legend_labels
 
 
-def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(llm):
+def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(scripted_llm):
     from course.examples import mixed_phases_crew
 
     fig = pictures.dag(mixed_phases_crew(review_context="presentation"))

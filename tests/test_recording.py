@@ -11,12 +11,11 @@ from course import examples
 
 @pytest.fixture
 def slow_llm():
-    course.reset_default_llm(latency=0.05)
-    yield course.default_llm()
-    course.reset_default_llm()
+    with course.routing.using(latency=0.05) as model:
+        yield model
 
 
-def test_sequential_order_and_context_flow(llm):
+def test_sequential_order_and_context_flow(scripted_llm):
     examples.sequential_crew().kickoff()
     run = course.last_run()
     assert run.order() == ["research", "write", "edit"]
@@ -50,7 +49,7 @@ def test_critical_path_against_wall_time(slow_llm):
     assert run.overlap("research A", "research B") and run.overlap("report", "presentation")
 
 
-def test_sequential_without_context_gets_all_earlier_outputs(llm):
+def test_sequential_without_context_gets_all_earlier_outputs(scripted_llm):
     a = Agent(role="Researcher", goal="g", backstory="b")
     w = Agent(role="Writer", goal="g", backstory="b")
     e = Agent(role="Editor", goal="g", backstory="b")
@@ -64,7 +63,7 @@ def test_sequential_without_context_gets_all_earlier_outputs(llm):
     assert run.dependencies()["three"] == ["two"]  # direct waits: "one" is waited for through "two"
 
 
-def test_hierarchical_records_the_real_worker_not_the_manager(llm):
+def test_hierarchical_records_the_real_worker_not_the_manager(scripted_llm):
     examples.hierarchical_crew("agent").kickoff()
     run = course.last_run()
     assert run.manager == "Project Manager"
@@ -74,7 +73,7 @@ def test_hierarchical_records_the_real_worker_not_the_manager(llm):
                                                 "Content Writer"}
 
 
-def test_record_block_captures_only_its_own_kickoffs(llm):
+def test_record_block_captures_only_its_own_kickoffs(scripted_llm):
     examples.sequential_crew().kickoff()
     with course.record() as rec:
         examples.async_crew().kickoff()
@@ -101,7 +100,7 @@ def test_a_failed_run_is_recorded_with_its_error():
     assert "did not run" not in run.summary().splitlines()[1]
 
 
-def test_unknown_task_names_say_which_exist(llm):
+def test_unknown_task_names_say_which_exist(scripted_llm):
     examples.sequential_crew().kickoff()
     with pytest.raises(KeyError, match="'research', 'write', 'edit'"):
         course.last_run().task("nope")

@@ -66,7 +66,7 @@ def test_thread_safe_under_heavy_concurrency():
     assert len({c.thread for c in llm.calls}) > 1
 
 
-def test_seed_style_sequential_crew_is_identical_on_20_runs(llm):
+def test_seed_style_sequential_crew_is_identical_on_20_runs(scripted_llm):
     outputs = set()
     for _ in range(20):
         result = examples.sequential_crew().kickoff()
@@ -78,10 +78,9 @@ def test_async_crew_is_identical_under_any_thread_schedule():
     # Latency varies the interleaving of the three concurrent tasks between runs.
     outputs = set()
     for latency in (0.0, 0.003, 0.011, 0.0, 0.007, 0.002, 0.013, 0.0):
-        course.reset_default_llm(latency=latency)
-        outputs.add(tuple(t.raw for t in examples.mixed_phases_crew().kickoff().tasks_output))
-        outputs.add(tuple(t.raw for t in examples.async_crew().kickoff().tasks_output[-1:]))
-    course.reset_default_llm()
+        with course.routing.using(latency=latency):
+            outputs.add(tuple(t.raw for t in examples.mixed_phases_crew().kickoff().tasks_output))
+            outputs.add(tuple(t.raw for t in examples.async_crew().kickoff().tasks_output[-1:]))
     assert len(outputs) == 2  # one per crew shape
 
 
@@ -98,9 +97,9 @@ def test_latency_is_a_real_sleep_outside_the_lock():
     assert all((c.end - c.start).total_seconds() >= 0.2 for c in calls)
 
 
-def test_call_record_has_role_task_thread_times_prompt_and_reply(llm):
+def test_call_record_has_role_task_thread_times_prompt_and_reply(scripted_llm):
     examples.sequential_crew().kickoff()
-    call = llm.calls[0]
+    call = scripted_llm.calls[0]
     assert (call.role, call.task) == ("Researcher", "Research AI trends")
     assert call.thread and call.start <= call.end
     assert "Current Task: Research AI trends" in call.prompt and call.reply.startswith("Thought:")

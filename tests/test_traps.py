@@ -27,9 +27,10 @@ def _task(description: str, **kw) -> Task:
 
 
 @pytest.fixture
-def overlapping(llm):
+def overlapping():
     """A model slow enough that two tasks started together are surely running at the same moment."""
-    return course.reset_default_llm(latency=0.05)  # the llm fixture restores the default afterwards
+    with course.routing.using(latency=0.05) as model:
+        yield model
 
 
 def _diagnosed(error: BaseException | str, name: str, *phrases: str) -> str:
@@ -45,7 +46,7 @@ def _diagnosed(error: BaseException | str, name: str, *phrases: str) -> str:
 # --- errors CrewAI raises when the crew is built --------------------------------------
 
 @pytest.mark.crewai_fact
-def test_missing_expected_output(llm):
+def test_missing_expected_output(scripted_llm):
     with pytest.raises(ValidationError) as caught:
         Task(description="Research AI trends", agent=_agent("Researcher"))
     assert "expected_output" in str(caught.value) and "Field required" in str(caught.value)
@@ -61,7 +62,7 @@ def test_missing_agent_fields():
 
 
 @pytest.mark.crewai_fact
-def test_crew_ending_with_two_async_tasks(llm):
+def test_crew_ending_with_two_async_tasks(scripted_llm):
     a, b = _agent("Researcher"), _agent("Writer")
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[a, b], tasks=[_task("Plan", agent=a), _task("A", agent=a, async_execution=True),
@@ -71,7 +72,7 @@ def test_crew_ending_with_two_async_tasks(llm):
 
 
 @pytest.mark.crewai_fact
-def test_async_task_with_its_async_neighbour_in_context(llm):
+def test_async_task_with_its_async_neighbour_in_context(scripted_llm):
     a, b = _agent("Researcher"), _agent("Writer")
     first = _task("Research A", agent=a, async_execution=True)
     second = _task("Research B", agent=b, async_execution=True, context=[first])
@@ -82,7 +83,7 @@ def test_async_task_with_its_async_neighbour_in_context(llm):
 
 
 @pytest.mark.crewai_fact
-def test_context_on_a_future_task(llm):
+def test_context_on_a_future_task(scripted_llm):
     a, b = _agent("Researcher"), _agent("Writer")
     later = _task("Final edit", agent=a)
     early = _task("Draft", agent=b, context=[later])
@@ -93,7 +94,7 @@ def test_context_on_a_future_task(llm):
 
 
 @pytest.mark.crewai_fact
-def test_hierarchical_without_a_manager(llm):
+def test_hierarchical_without_a_manager(scripted_llm):
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[_agent("Researcher")], tasks=[_task("A")], process=Process.hierarchical)
     assert traps.NO_MANAGER in str(caught.value)
@@ -101,7 +102,7 @@ def test_hierarchical_without_a_manager(llm):
 
 
 @pytest.mark.crewai_fact
-def test_manager_in_the_agents_list(llm):
+def test_manager_in_the_agents_list(scripted_llm):
     manager = _agent("Manager")
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[manager, _agent("Writer")], tasks=[_task("A")], process=Process.hierarchical,
@@ -111,14 +112,14 @@ def test_manager_in_the_agents_list(llm):
 
 
 @pytest.mark.crewai_fact
-def test_sequential_task_without_an_agent(llm):
+def test_sequential_task_without_an_agent(scripted_llm):
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[_agent("Writer")], tasks=[_task("Write the summary")])
     _diagnosed(caught.value, "no-agent", "'Write the summary'", "agent=")
 
 
 @pytest.mark.crewai_fact
-def test_process_parallel_does_not_exist(llm):
+def test_process_parallel_does_not_exist(scripted_llm):
     with pytest.raises(AttributeError) as caught:
         Process.parallel  # noqa: B018
     _diagnosed(caught.value, "process-parallel", "async_execution=True")
@@ -160,7 +161,7 @@ def test_async_tasks_under_hierarchical(overlapping):
 
 
 @pytest.mark.crewai_fact
-def test_plain_kickoff_inside_a_running_event_loop(llm):
+def test_plain_kickoff_inside_a_running_event_loop(scripted_llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[_task("Write", agent=writer)])
 
@@ -174,7 +175,7 @@ def test_plain_kickoff_inside_a_running_event_loop(llm):
 
 
 @pytest.mark.crewai_fact
-def test_manager_with_tools(llm):
+def test_manager_with_tools(scripted_llm):
     from crewai.tools import tool
 
     @tool("Search")
@@ -191,7 +192,7 @@ def test_manager_with_tools(llm):
 
 
 @pytest.mark.crewai_fact
-def test_missing_template_variable(llm):
+def test_missing_template_variable(scripted_llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[_task("Write about {topic}", agent=writer)])
     with pytest.raises(ValueError) as caught:
@@ -200,7 +201,7 @@ def test_missing_template_variable(llm):
 
 
 @pytest.mark.crewai_fact
-def test_missing_template_variable_in_expected_output_and_role(llm):
+def test_missing_template_variable_in_expected_output_and_role(scripted_llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[Task(description="Write", expected_output="notes in {format}", agent=writer)])
     with pytest.raises(ValueError) as caught:
@@ -214,7 +215,7 @@ def test_missing_template_variable_in_expected_output_and_role(llm):
 
 
 @pytest.mark.crewai_fact
-def test_openai_key_required_when_an_agent_escaped_the_course(llm, monkeypatch):
+def test_openai_key_required_when_an_agent_escaped_the_course(scripted_llm, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     routing.deactivate()  # an agent built before `import course` looks like this
     try:
@@ -236,7 +237,7 @@ def test_offline_error_even_when_wrapped():
     _diagnosed(course.OfflineError("nope"), "offline")
 
 
-def test_injected_failure(llm):
+def test_injected_failure(scripted_llm):
     model = course.ScriptedLLM(fail_roles=["Writer"])
     writer = Agent(role="Writer", goal="Write", backstory="A writer.", llm=model)
     crew = Crew(agents=[writer], tasks=[_task("Write", agent=writer)])
@@ -253,14 +254,14 @@ def test_unknown_errors_get_no_diagnosis():
 
 # --- check_crew on crews CrewAI would refuse (changed after they were built) --------------
 
-def test_check_crew_finds_nothing_in_a_good_crew(llm):
+def test_check_crew_finds_nothing_in_a_good_crew(scripted_llm):
     a, b, w = _agent("Researcher A"), _agent("Researcher B"), _agent("Writer")
     t1, t2 = _task("Research A", agent=a, async_execution=True), _task("Research B", agent=b, async_execution=True)
     crew = Crew(agents=[a, b, w], tasks=[t1, t2, _task("Combine", agent=w, context=[t1, t2])])
     assert traps.check_crew(crew) == []
 
 
-def test_check_crew_sees_what_crewai_validates_only_at_construction(llm):
+def test_check_crew_sees_what_crewai_validates_only_at_construction(scripted_llm):
     a, b = _agent("Researcher"), _agent("Writer")
     first, second, last = _task("Research", agent=a), _task("Draft", agent=b), _task("Edit", agent=a)
     crew = Crew(agents=[a, b], tasks=[first, second, last])
@@ -275,7 +276,7 @@ def test_check_crew_sees_what_crewai_validates_only_at_construction(llm):
     assert "expected_output=" in warnings and "'Research'" in warnings
 
 
-def test_check_crew_hierarchical_without_manager(llm):
+def test_check_crew_hierarchical_without_manager(scripted_llm):
     writer = _agent("Writer")
     crew = Crew(agents=[writer], tasks=[_task("Write", agent=writer)])
     crew.process = Process.hierarchical
