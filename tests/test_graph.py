@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-import course
 from course import graph
 from course.examples import mixed_phases_crew
 
@@ -34,10 +33,11 @@ def test_sync_tasks_wait_for_each_other_in_list_order_whatever_their_context():
     assert graph.waits_for(tasks) == {"a": [], "b": ["a"], "c": ["b"]}
 
 
-def test_the_recorded_run_shows_the_barrier_the_graph_predicts(scripted_run):
+@pytest.mark.scripted_llm(latency=0.02)
+def test_the_recorded_run_shows_the_barrier_the_graph_predicts(record_crew):
     crew = mixed_phases_crew(review_context="presentation", report_latency=0.3)
     predicted = graph.crew_graph(crew)
-    recorded = scripted_run(crew, latency=0.02)
+    recorded = record_crew(crew)
     assert recorded.dependencies() == predicted
     review, report = recorded.task("review"), recorded.task("report")
     assert "report" in predicted["review"]
@@ -75,23 +75,7 @@ def test_shapes_compare_after_reduction_and_map_names_by_place():
     assert not graph.same_shape(graph.reverse(mine), real)
 
 
-@pytest.fixture
-def scripted_run():
-    """Kick a crew off at a given model latency under the recorder; restore the latency after."""
-    model = course.routing.default_llm()
-    saved = model.latency
-
-    def run(crew, latency):
-        model.latency = latency
-        with course.record() as rec:
-            crew.kickoff()
-        return rec.run
-
-    yield run
-    model.latency = saved
-
-
-def test_context_left_out_and_context_empty_differ_as_crewai_passes_outputs(scripted_run):
+def test_context_left_out_and_context_empty_differ_as_crewai_passes_outputs(record_crew):
     from crewai import Agent, Crew, Task
 
     agent = Agent(role="Researcher", goal="g", backstory="b")
@@ -101,5 +85,5 @@ def test_context_left_out_and_context_empty_differ_as_crewai_passes_outputs(scri
     crew = Crew(agents=[agent], tasks=tasks)
     predicted = graph.crew_receives(crew)
     assert predicted == {"one": [], "two": [], "three": ["one", "two"]}
-    recorded = scripted_run(crew, latency=0.0)
+    recorded = record_crew(crew)
     assert {t.name: t.received_from for t in recorded.tasks} == predicted

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 from typing import Any, Callable
 
 from crewai import Crew
@@ -145,39 +144,27 @@ def run(make: Any, latency: float = DEFAULT_LATENCY, timeout: float = DEFAULT_TI
     _quiet(crew)
     models = _scripted_models(crew)
     saved = [(m, m.latency) for m in models]
-    outcome: dict[str, Any] = {}
-
-    def kick() -> None:
-        try:
-            outcome["result"] = crew.kickoff()
-        except BaseException as exc:  # noqa: BLE001 (reported to the learner below)
-            outcome["error"] = exc
-
     try:
         for model in models:
             model.latency = latency
         # Through the modules integrity() guards, never through names a notebook can rebind on `course`.
         # max_rpm is not graded, and its 60 s pause would outlast the timeout: a short "minute" instead.
-        with _short_minute(crew), recording.record() as recorded_runs:
-            worker = threading.Thread(target=kick, name="grader-kickoff", daemon=True)
-            worker.start()
-            worker.join(timeout)
-    finally:
-        for model, value in saved:
-            model.latency = value
-    if worker.is_alive():
+        with _short_minute(crew):
+            recorded = recording.kickoff(crew, timeout=timeout)
+    except TimeoutError:
         fail("Your crew did not finish.", f"a run that ends within {timeout:.0f} s",
              "it was still running when the grader stopped waiting",
              "Look for a tool that never returns, or a model of your own that never answers.")
-    if "error" in outcome:
-        fail("Your crew stopped with an error.", "a run that completes", describe_error(outcome["error"]),
-             "Run your crew in the notebook, read the error, and fix the crew.")
-    _grader_started.update(r.started_at for r in recorded_runs.runs)
-    runs = [r for r in recorded_runs.runs if len(r.tasks) == len(crew.tasks)]
-    if not runs:
+    except LookupError:
         fail("No run was recorded.", "one kickoff of your crew",
              "the course recorder saw none", "Build agents and tasks with crewai's Agent, Task and Crew.")
-    recorded = runs[-1]
+    except Exception as error:  # noqa: BLE001 (any crew error becomes a message)
+        fail("Your crew stopped with an error.", "a run that completes", describe_error(error),
+             "Run your crew in the notebook, read the error, and fix the crew.")
+    finally:
+        for model, value in saved:
+            model.latency = value
+    _grader_started.add(recorded.started_at)
     verify_real(recorded)
     return recorded
 
