@@ -1,17 +1,26 @@
-"""nbgrader configuration: the repository root is the course directory."""
+"""nbgrader configuration: the repository root is the course directory.
+
+Everything nbgrader needs to grade this course safely (time limits, dead
+kernels, restored test cells, feedback without hidden tests or server paths)
+is set by ``autograder/nbgrader_setup.py``, the one home of the course's
+nbgrader configuration; see the README's instructor section.
+"""
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 here = os.path.dirname(os.path.abspath(__file__))
-c.CourseDirectory.root = here
-c.CourseDirectory.course_id = "crew-processes"
-c.CourseDirectory.source_directory = "source"
-c.CourseDirectory.release_directory = "release"
+if here not in sys.path:
+    sys.path.insert(0, here)  # the course's own packages, also when nbgrader runs from elsewhere
+
+from autograder import nbgrader_setup  # noqa: E402
+
+nbgrader_setup.configure(c, here)
+# The assignment and its due date (ISO 8601; a time without zone is UTC). Late
+# submissions follow LateSubmissionPlugin.penalty_method ("none" or "zero").
 c.CourseDirectory.db_assignments = [dict(name="crew_processes")]
-# Never copy editor or cache litter into the release.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info", ".DS_Store"]
 # Self-study set-up: no shared exchange directory, so the Assignment List and
 # Course List (which need one) are not used; see the README.
 c.Exchange.root = os.path.join(here, "build", "exchange")
