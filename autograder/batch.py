@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import intake, kit, pool, report, workspace
+from autograder import course_records, intake, kit, pool, report, workspace
 from autograder.grading import NotebookResult, Settings, failed_result, max_scores, template_notebooks
 from autograder.paths import ASSIGNMENT, BUILD, ROOT, SOURCE
 
@@ -87,7 +87,13 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                       source_root: Path = SOURCE, kit_root: Path = ROOT, assignment: str = ASSIGNMENT,
                       cell_timeout: int = 60, kernel: str | None = None, work_root: Path | None = None,
                       keep_work: bool = False, progress_stream=None,
-                      notebook_budget: float | None = None) -> BatchResult:
+                      notebook_budget: float | None = None, course_config=None,
+                      gradebook_url: str | None = None, course_dir: Path | None = None,
+                      students: list[str] | None = None) -> BatchResult:
+    """Grade a class. ``course_config`` (the course's nbgrader config) gives the due date and late policy;
+    ``gradebook_url`` records every result there (autograder/gradebook.py), ``course_dir`` also gets the
+    graded notebooks and feedback for the formgrader; ``students`` regrades only those and merges them
+    into an existing ``out`` (autograder/regrade.py)."""
     started = time.monotonic()
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     if not submissions.is_dir():
@@ -114,6 +120,11 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
             intakes = intake.take_in_class(submissions, notebooks, work / "intake", assignment)
         except intake.IntakeError as err:
             raise BatchError(str(err)) from err
+        if students:
+            try:
+                intakes = course_records.only(intakes, students)
+            except course_records.RecordsError as err:
+                raise BatchError(str(err)) from err
 
         scratch = _scratch(work)
         settings = Settings(template=str(template), kit=str(kit_dir), work=str(scratch),
@@ -150,6 +161,7 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
 
         timings["grading"] = time.monotonic() - clock
         clock = time.monotonic()
+        handed = course_records.apply_late_policy(results, intakes, submissions, course_config, assignment)
         warnings = []
         changed = kit.differences(repo_kit_before, kit.manifest(kit_root))
         if changed:
@@ -166,9 +178,12 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         if warnings:
             summary += "\nWarnings:\n" + "".join(f"  {w}\n" for w in warnings)
         try:
-            report.write_outputs(out, results, assignment, summary)
-        except OSError as err:
-            raise BatchError(f"The results could not be written to {out}: {err}") from err
+            summary = course_records.write(out, results, assignment, summary, template, students=students,
+                                           gradebook_url=gradebook_url, course_dir=course_dir, handed=handed,
+                                           intakes=intakes, submissions=submissions,
+                                           course_config=course_config)
+        except course_records.RecordsError as err:
+            raise BatchError(str(err)) from err
         timings["write"] = time.monotonic() - clock
         (work / "done.json").write_text(json.dumps({"students": len(intakes), "notebooks": len(results)}))
         return BatchResult(results=results, out=out, summary=summary, seconds=seconds, warnings=warnings,

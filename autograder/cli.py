@@ -1,9 +1,15 @@
 """``python -m autograder``: the instructor's commands.
 
     grade [SUBMISSIONS] [--out DIR] [--workers N] [--timeout S]
+          [--db URL | --no-gradebook] [--course-dir DIR] [--student ID[,ID...]]
+          [--export canvas|moodle] [--roster FILE]
         Autograde every student of SUBMISSIONS (one folder or .zip per student;
         default: the bundled sample class) in parallel; write grades.csv,
-        feedback/, autograded/, logs/ and summary.txt into --out (default grades/).
+        feedback/, autograded/, logs/ and summary.txt into --out (default grades/),
+        record every result in the course gradebook (autograder/gradebook.py),
+        and write the learning platform's import file (autograder/exports.py).
+    export canvas|moodle [--out DIR] [--roster FILE]
+        The platform import file from an existing --out/grades.csv.
     release [--no-execute]
         Regenerate release/ from source/ with nbgrader (and the sample class
         from both), then verify it.
@@ -43,15 +49,45 @@ def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> 
     parser.add_argument("--kernel", choices=("fork", "fresh"), default=None,
                         help="fork kernels from a warm process (default where it works) or start a fresh one")
     parser.add_argument("--keep-work", action="store_true", help="keep the build folder (for debugging)")
+    # The instructor's nbgrader workflow (issue 12): gradebook, regrade, platform exports.
+    parser.add_argument("--course-dir", type=Path, default=ROOT,
+                        help="the nbgrader course directory: its nbgrader_config.py gives the due date and late "
+                             "policy; graded notebooks and feedback go into its autograded/ and feedback/ for "
+                             "the formgrader (default: this repository)")
+    parser.add_argument("--db", default=None,
+                        help="gradebook to record every result in, any SQLAlchemy URL nbgrader's db_url accepts "
+                             "(default: sqlite:///COURSE_DIR/gradebook.db)")
+    parser.add_argument("--no-gradebook", action="store_true",
+                        help="write --out only; no gradebook, nothing into the course directory")
+    parser.add_argument("--student", default=None,
+                        help="regrade only these students (comma-separated ids) and merge them into --out")
+    parser.add_argument("--export", action="append", choices=("canvas", "moodle"), default=[],
+                        help="also write OUT/canvas.csv or OUT/moodle.csv for the platform's grade import")
+    parser.add_argument("--roster", type=Path, default=None,
+                        help="CSV mapping student_id to the platform's ids (see autograder/exports.py)")
 
 
 def _grade(submissions: Path, args: argparse.Namespace) -> int:
     from autograder import batch
 
+    from autograder import gradebook, nbgrader_setup
+
     print(f"Grading {_where(submissions)} ...", file=sys.stderr)
+    record = not getattr(args, "no_gradebook", True)
+    course_dir = getattr(args, "course_dir", ROOT)
+    db_url = (args.db or gradebook.default_url(course_dir)) if record else None
+    students = [s.strip() for s in (getattr(args, "student", None) or "").split(",") if s.strip()] or None
+    try:
+        course_config = nbgrader_setup.load_course_config(course_dir)
+    except Exception as err:
+        print(f"\nGrading could not run: {course_dir}/nbgrader_config.py could not be read ({err}).",
+              file=sys.stderr)
+        return 2
     try:
         result = batch.grade_submissions(submissions, args.out, args.workers, cell_timeout=args.timeout,
-                                         kernel=args.kernel, keep_work=args.keep_work)
+                                         kernel=args.kernel, keep_work=args.keep_work, course_config=course_config,
+                                         gradebook_url=db_url, course_dir=course_dir if record else None,
+                                         students=students)
     except batch.BatchError as err:
         print(f"\nGrading could not run: {err}", file=sys.stderr)
         return 2
@@ -61,6 +97,22 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
     print(f"\nGrades:   {out}/grades.csv")
     print(f"Feedback: {out}/feedback/<student>/{ASSIGNMENT}/<notebook>.html")
     print(f"Details:  {out}/autograded/ (graded notebooks), {out}/logs/, {out}/summary.txt")
+    if db_url:
+        print(f"Gradebook: {gradebook._safe(db_url)} (nbgrader export, formgrader, release_feedback)")
+    return _export(args, result.out)
+
+
+def _export(args: argparse.Namespace, out: Path) -> int:
+    from autograder import exports
+
+    for fmt in getattr(args, "export", []) or []:
+        target = out / f"{fmt}.csv"
+        try:
+            notes = exports.write(fmt, out / "grades.csv", target, ASSIGNMENT, args.roster)
+        except (exports.ExportError, OSError) as err:
+            print(f"The {fmt} export could not be written: {err}", file=sys.stderr)
+            return 2
+        print(f"{fmt.capitalize()} import file: {_where(target)}" + "".join(f"\n  note: {n}" for n in notes))
     return 0
 
 
@@ -125,12 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     # The sample class has endless loops on purpose; its real cells take a second or two.
     _add_grading_options(demo, timeout=20)
     commands.add_parser("lab", help="JupyterLab for a learner")
+    export = commands.add_parser("export", help="the Canvas or Moodle import file from an existing grades.csv")
+    export.add_argument("export", nargs=1, choices=("canvas", "moodle"))
+    export.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the folder holding grades.csv")
+    export.add_argument("--roster", type=Path, default=None)
     args = parser.parse_args(argv)
 
     if args.command == "grade":
         return _grade(args.submissions, args)
     if args.command == "release":
         return _release(args)
+    if args.command == "export":
+        if not (args.out / "grades.csv").exists():
+            print(f"No grades.csv in {args.out}: run `python -m autograder grade ... --out {args.out}` first.",
+                  file=sys.stderr)
+            return 2
+        return _export(args, args.out)
     if args.command == "demo":
         args.no_execute = False
         args.regenerate = False

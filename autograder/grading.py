@@ -83,6 +83,10 @@ class NotebookResult:
     seconds: float = 0.0
     cells: dict[str, list[float]] = field(default_factory=dict)  # grade_id -> [score, max_score]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step (bench, logs)
+    # Set after grading by autograder/late.py (score is then after the penalty).
+    submitted_at: str = ""  # UTC, "YYYY-MM-DD HH:MM:SS"; "" when unknown
+    seconds_late: float = 0.0
+    late_penalty: float = 0.0
 
     feedback_path: str | None = None
     autograded_path: str | None = None

@@ -26,13 +26,23 @@ def fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def csv_text(results: list[NotebookResult], assignment: str) -> str:
+# After the base columns: the hand-in time and late penalty (autograder/late.py), then one column
+# per graded part, "1.1 <grade_id>" ... (autograder/parts.py), empty in other notebooks' rows.
+LATE_COLUMNS = ["submitted_at", "seconds_late", "late_penalty"]
+
+
+def csv_text(results: list[NotebookResult], assignment: str, parts: list | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    parts = list(parts or [])
+    writer.writerow(COLUMNS + LATE_COLUMNS + [p.column for p in parts])
     for r in sorted(results, key=lambda r: (r.student_id, r.notebook)):
+        cells = r.cells or {}
+        part_scores = [fmt(cells[p.grade_id][0]) if p.grade_id in cells
+                       else ("0" if p.notebook == r.notebook else "") for p in parts]
         writer.writerow([r.student_id, assignment, r.notebook, fmt(r.score), fmt(r.max_score), r.status,
-                         " ".join(r.reason.split())])
+                         " ".join(r.reason.split()), r.submitted_at, fmt(round(r.seconds_late)),
+                         fmt(r.late_penalty), *part_scores])
     return buffer.getvalue()
 
 
@@ -76,14 +86,15 @@ def _copy(src: str | None, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def write_outputs(out: Path, results: list[NotebookResult], assignment: str, summary: str) -> None:
+def write_outputs(out: Path, results: list[NotebookResult], assignment: str, summary: str,
+                  parts: list | None = None) -> None:
     """Write every output into a staging folder, then swap it into ``out`` piece by piece."""
     out.mkdir(parents=True, exist_ok=True)
     staging = out / f".staging-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
-    (staging / "grades.csv").write_text(csv_text(results, assignment), encoding="utf-8")
+    (staging / "grades.csv").write_text(csv_text(results, assignment, parts), encoding="utf-8")
     (staging / "summary.txt").write_text(summary, encoding="utf-8")
     for r in results:
         page = staging / "feedback" / r.student_id / assignment / f"{r.notebook}.html"

@@ -1,0 +1,64 @@
+"""What a batch writes after grading: late policy, grades.csv (whole or merged), the course gradebook.
+
+Kept out of batch.py so the grading engine stays about grading: batch calls
+``only`` (``--student``), ``apply_late_policy`` and ``write``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+from autograder import gradebook, late, parts as parts_mod, regrade, report
+
+
+class RecordsError(Exception):
+    """The results could not be written or recorded; the message says why and what to do."""
+
+
+def only(intakes: list, students: list[str]) -> list:
+    """The intakes of ``students`` (``--student``); an unknown id is an error that lists the known ones."""
+    known = {s.student_id for s in intakes}
+    unknown = [s for s in students if s not in known]
+    if unknown:
+        raise RecordsError(f"No hand-in for {', '.join(unknown)} in the submissions folder. Student ids there: "
+                           + ", ".join(sorted(known)[:20]) + ("..." if len(known) > 20 else ""))
+    return [s for s in intakes if s.student_id in set(students)]
+
+
+def apply_late_policy(results: list, intakes: list, submissions: Path, course_config: Config | None,
+                      assignment: str) -> dict[str, late.Handed]:
+    policy = late.LatePolicy.from_config(course_config or Config(), assignment)
+    handed = {s.student_id: late.submission_time(Path(submissions) / s.origin) for s in intakes}
+    late.apply(results, handed, policy)
+    return handed
+
+
+def write(out: Path, results: list, assignment: str, summary: str, template: Path, *, students: list[str] | None,
+          gradebook_url: str | None, course_dir: Path | None, handed: dict[str, late.Handed],
+          intakes: list, submissions: Path, course_config: Config | None) -> str:
+    """grades.csv and the rest into ``out`` (merged when ``students``), then the gradebook; returns the summary."""
+    assignment_parts = parts_mod.parts(Path(template) / "source" / assignment)
+    try:
+        if students:
+            summary = regrade.merge_outputs(out, results, assignment, assignment_parts, students)
+        else:
+            report.write_outputs(out, results, assignment, summary, assignment_parts)
+    except regrade.RegradeError as err:
+        raise RecordsError(str(err)) from err
+    except OSError as err:
+        raise RecordsError(f"The results could not be written to {out}: {err}") from err
+    if gradebook_url:
+        due = late.LatePolicy.from_config(course_config or Config(), assignment).due
+        try:
+            gradebook.record(gradebook_url, template, assignment, results,
+                             {sid: h.at for sid, h in handed.items()}, due)
+            if course_dir:
+                gradebook.publish(course_dir, out, results, assignment, intakes, Path(submissions), handed)
+        except Exception as err:  # a database that refuses: grades.csv is written, say so
+            raise RecordsError(f"grades.csv and the feedback are in {out}, but the gradebook could not be "
+                               f"written ({type(err).__name__}: {err}). Fix the gradebook (or pass another "
+                               "--db) and run the same command again: re-grading updates, never duplicates.") \
+                from err
+    return summary
