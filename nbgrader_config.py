@@ -18,9 +18,14 @@ if here not in sys.path:
 from autograder import nbgrader_setup  # noqa: E402
 
 nbgrader_setup.configure(c, here)
-# The assignment and its due date (ISO 8601; a time without zone is UTC). Late
-# submissions follow LateSubmissionPlugin.penalty_method ("none" or "zero").
-c.CourseDirectory.db_assignments = [dict(name="crew_processes")]
+# Due date per assignment, for both `nbgrader autograde` and `python -m autograder grade`
+# (autograder/late.py), e.g. {"crew_processes": "2026-12-04 23:59:00 UTC"}; a time without
+# zone is UTC. Empty: no due date here (one set with `nbgrader db assignment add --duedate`
+# still counts for nbgrader's commands).
+c.DueDates.assignments = {"crew_processes": ""}
+# nbgrader's late policy: "none" (lateness is shown, no penalty) or "zero" (a late notebook
+# scores 0); or your own plugin: c.AssignLatePenalties.plugin_class = "mymodule.MyPlugin".
+c.LateSubmissionPlugin.penalty_method = "none"
 # Self-study set-up: no shared exchange directory, so the Assignment List and
 # Course List (which need one) are not used; see the README.
 c.Exchange.root = os.path.join(here, "build", "exchange")

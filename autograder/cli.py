@@ -79,9 +79,12 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
     students = [s.strip() for s in (getattr(args, "student", None) or "").split(",") if s.strip()] or None
     try:
         course_config = nbgrader_setup.load_course_config(course_dir)
+        from autograder import late
+
+        late.LatePolicy.from_config(course_config, ASSIGNMENT)  # a bad due date is said before grading
     except Exception as err:
-        print(f"\nGrading could not run: {course_dir}/nbgrader_config.py could not be read ({err}).",
-              file=sys.stderr)
+        print(f"\nGrading could not run: {course_dir}/nbgrader_config.py could not be read ({err}). "
+              "Fix it (see the README's instructor section) and run the command again.", file=sys.stderr)
         return 2
     try:
         result = batch.grade_submissions(submissions, args.out, args.workers, cell_timeout=args.timeout,
@@ -201,5 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if status == 1:
             print("(The release has problems; grading the sample class anyway.)\n", file=sys.stderr)
+        # Synthetic students (one edits any gradebook it finds) stay out of the course's gradebook
+        # and submitted/ unless a gradebook is named.
+        args.no_gradebook = args.no_gradebook or args.db is None
         return _grade(SAMPLE_CLASS, args)
     return 2

@@ -178,3 +178,17 @@ def test_late_results_lose_the_penalty_and_say_so():
     assert "0 / 6 points" in seq.feedback_html and "autograder-late" in seq.feedback_html
     line = report.csv_text(results, ASSIGNMENT).splitlines()[2]
     assert line.startswith("ann,crew_processes,01_sequential,0,6,graded,") and ",2026-11-02 12:30:00,88200,6" in line
+
+
+def test_a_bad_due_date_is_refused_before_any_grading(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
+                                                + '\nc.DueDates.assignments = {"crew_processes": "2026-13-45 25:00"}\n')
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course-dir", str(course),
+                           "--out", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert "nbgrader_config.py could not be read" in done.stderr and "month must be in 1..12" in done.stderr
+    assert not (tmp_path / "out").exists()
