@@ -32,8 +32,7 @@ import shutil
 from pathlib import Path
 
 from autograder.grading import run_converter
-
-COURSE_ID = "crew-processes"
+from autograder.workspace import COURSE_ID
 
 
 class GradebookError(Exception):

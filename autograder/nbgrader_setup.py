@@ -34,10 +34,9 @@ from pathlib import Path
 from autograder import execute as execute_mod
 from autograder import feedback_pages
 from autograder import kit as kit_mod
-from autograder.paths import ASSIGNMENT, ROOT
+from autograder.paths import ROOT
+from autograder.workspace import COURSE_ID, IGNORE
 
-COURSE_ID = "crew-processes"
-IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info", ".DS_Store"]
 # The same limits as `python -m autograder grade` (its defaults).
 CELL_TIMEOUT = 60
 IOPUB_TIMEOUT = 4
