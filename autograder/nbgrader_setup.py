@@ -45,8 +45,8 @@ MAX_CELL_OUTPUT = 200_000
 
 
 def _guard_path(kit_dir: Path) -> str:
-    """The kit's integrity module (its home moves to autograder/checks/ in the restructuring)."""
-    for rel in ("autograder/checks/integrity.py", "autograder/integrity.py"):
+    """The kit's integrity module, with its ``problems()`` (autograder/checks/ since the restructuring)."""
+    for rel in ("autograder/checks/kit_integrity.py", "autograder/checks/integrity.py", "autograder/integrity.py"):
         if (kit_dir / rel).is_file():
             return str(kit_dir / rel)
     return ""
