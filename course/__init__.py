@@ -27,6 +27,8 @@ from course import cell_log as _cell_log  # noqa: E402
 _cell_log.install()  # lets a test name the cell that should have defined a missing answer
 from course import controls as _controls  # noqa: E402
 _controls.activate()  # memory=True embeds locally; verbose drops a stray debug line
+from course import traps as _traps  # noqa: E402
+_traps.install_notebook_handler()  # in a kernel: a known trap raised by a cell is one short message
 
 __all__ = [
     "InjectedFailure", "LLMCall", "OfflineError", "RecordedRun", "Recording", "ScriptedLLM", "TaskRecord",
