@@ -19,6 +19,7 @@ from course import routing as _routing  # noqa: E402
 from course.recording import RecordedRun, Recording, TaskRecord, last_run, record  # noqa: E402
 from course.routing import default_llm, reset_default_llm  # noqa: E402
 from course.offline import OfflineError, network_attempts  # noqa: E402
+from course.real_model import real_models, use_real_model  # noqa: E402
 from course.scripted_llm import InjectedFailure, LLMCall, ScriptedLLM  # noqa: E402
 
 _routing.activate()
@@ -32,7 +33,8 @@ _traps.install_notebook_handler()  # in a kernel: a known trap raised by a cell 
 
 __all__ = [
     "InjectedFailure", "LLMCall", "OfflineError", "RecordedRun", "Recording", "ScriptedLLM", "TaskRecord",
-    "default_llm", "last_run", "network_attempts", "record", "reset_default_llm",
+    "default_llm", "last_run", "network_attempts", "real_models", "record", "reset_default_llm",
+    "use_real_model",
 ]
 
 # CrewAI's import leaves ~400,000 objects that live as long as the kernel. Every full

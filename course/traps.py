@@ -42,6 +42,7 @@ API_KEY = "OPENAI_API_KEY is required"
 # The inner wording is shared by every field (description, expected_output, role, goal, backstory).
 TEMPLATE = re.compile(r"Template variable '([^']*)' not found in inputs|Missing required template variable '(?!Template variable)([^']*)'")
 BAD_PROCESS = "Input should be 'sequential' or 'hierarchical'"
+VERBOSE_LEVEL = re.compile(r"^verbose\n\s+Input should be a valid boolean", re.M)
 VALIDATION_OF = re.compile(r"validation errors? for (\w+)")
 MISSING_FIELD = re.compile(r"^(\S+)\n\s+Field required", re.M)
 
@@ -153,6 +154,9 @@ TRAPS: list[_Trap] = [
     _regex_trap("future-context", FUTURE_CONTEXT, lambda task, future: (
         f"Task '{_short(task)}' lists '{_short(future)}' in its context, but '{_short(future)}' comes later in "
         f"tasks=[...]: move it before '{_short(task)}', because a task can only use results that already exist.")),
+    _Trap("verbose-level", lambda _e, m: (
+        "verbose takes True or False in CrewAI 1.x (levels such as verbose=2 were CrewAI 0.x): write "
+        "verbose=True.") if VERBOSE_LEVEL.search(m) else None),
     _Trap("missing-field", lambda e, m: _advice_missing(*found) if (found := _missing_fields(e, m))
           and "Field required" in m else None),
     _text_trap("kickoff-in-jupyter", IN_EVENT_LOOP,
