@@ -179,12 +179,12 @@ you want to set more (`temperature=`, `base_url=`, ...). (Not LangChain's `ChatO
     ("code", "manager-llm", '''
 from crewai import LLM
 
-for manager_llm in ("gpt-4o", LLM(model="gpt-4o")):
+for label, manager_llm in (('"gpt-4o"', "gpt-4o"), ('LLM(model="gpt-4o")', LLM(model="gpt-4o"))):
     crew = Crew(agents=[research_specialist, analyst, content_writer], tasks=hierarchical_tasks(),
                 process=Process.hierarchical, manager_llm=manager_llm)
     await crew.kickoff_async()
     run = course.last_run()
-    print(f"manager_llm={manager_llm!r:.40}: manager {run.manager!r}, order {run.order()}")
+    print(f"manager_llm={label:21} -> manager {run.manager!r} on {type(crew.manager_agent.llm).__name__}")
 print(run.summary())
 '''),
     ("md", "model-key-md", r"""
