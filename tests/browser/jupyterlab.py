@@ -155,7 +155,7 @@ class LabNotebook:
         count = self.cells.count()
         last = self.cell(count - 1)
         last.scroll_into_view_if_needed()
-        last.click(position={"x": 5, "y": 5})  # the cell's left edge: selects it without editing
+        last.locator(".jp-InputPrompt").click()  # the prompt area: selects the cell without editing it
         self.page.keyboard.press("Escape")  # command mode
         self.page.keyboard.press("b")  # insert a cell below
         expect(self.cells).to_have_count(count + 1)
