@@ -227,8 +227,8 @@ the next sync task waits for all of them (the **join**) and, through `context`, 
 Waiting and receiving are two different things: section 8 shows a sync task that waits for a task it receives
 nothing from.
 
-**⚠ In 1.15.30 the guide's async example fails**: it gives all three async tasks the same `researcher`, and one
-agent cannot work on two tasks at the same moment:
+A common tutorial example gives all three async tasks the same `researcher`. **⚠ In CrewAI 1.15.30 that
+fails**: one agent cannot work on two tasks at the same moment:
 """),
     ("code", "async-one-agent", '''
 def research_tasks(agents):
@@ -259,8 +259,8 @@ print("overlapping:", run.overlapping_pairs())
 pictures.gantt(run)
 '''),
     ("md", "async-hierarchical-md", r"""
-**⚠ In 1.15.30 async tasks do not work under `Process.hierarchical`** (the guide says they work "within either
-process"). Every task goes to the one manager, and the manager cannot run two at once:
+A common tutorial claim: async tasks work "within either process". **⚠ In CrewAI 1.15.30 they do not work under
+`Process.hierarchical`**. Every task goes to the one manager, and the manager cannot run two at once:
 """),
     ("code", "async-hierarchical", '''
 tasks = [Task(description=f"Research topic {topic}", expected_output="Notes", async_execution=True) for topic in "AB"]
@@ -314,10 +314,12 @@ Parallelism is orthogonal: it comes from `async_execution` on independent tasks,
     ("md", "mixing-md", r"""
 ## 8 · Mixing phases
 
-The guide's four-phase flow: parallel research → analysis → parallel outputs → final review. It is a task graph,
-like a build system's: `context` lists the edges, `async_execution` marks tasks free to run side by side.
+A four-phase flow that tutorials call "mixing approaches": parallel research → analysis → parallel outputs → final
+review. It is a task graph, like a build system's: `context` lists the edges, `async_execution` marks tasks free
+to run side by side.
 
-**⚠ The guide's code does not run as printed**: its tasks have no `expected_output`, which `Task` requires:
+The tutorial code for it usually leaves out `expected_output`. **⚠ In CrewAI 1.15.30 `Task` requires it**, so
+that code does not run as printed:
 """),
     ("code", "mixing-missing-expected", '''
 try:
