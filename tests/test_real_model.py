@@ -101,7 +101,7 @@ def test_a_crew_runs_against_an_openai_compatible_server_after_use_real_model(st
     assert report["recorded"] == ["Researcher", "Writer"]  # runs are still recorded
 
 
-def test_real_models_block_routes_model_names_to_crewai_and_back(llm):
+def test_real_models_block_routes_model_names_to_crewai_and_back(scripted_llm):
     from crewai import LLM
 
     import course

@@ -60,7 +60,7 @@ def test_replies_are_a_pure_function_of_the_prompt_and_recalled_memories():
     assert "recalled" not in without
 
 
-def test_the_memory_demo_recalls_what_was_actually_researched(llm):
+def test_the_memory_demo_recalls_what_was_actually_researched(scripted_llm):
     researcher = Agent(role="Researcher", goal="Find facts", backstory="Careful")
     writer = Agent(role="Writer", goal="Write clearly", backstory="Clear")
     research = Task(description="Research the history of tea", expected_output="Notes", agent=researcher)

@@ -55,7 +55,7 @@ def test_missing_expected_output(scripted_llm):
 
 
 @pytest.mark.crewai_fact
-def test_verbose_level_from_crewai_0x(llm):
+def test_verbose_level_from_crewai_0x(scripted_llm):
     agent = _agent("Researcher")
     with pytest.raises(ValidationError) as caught:
         Crew(agents=[agent], tasks=[_task("Research AI", agent=agent)], verbose=2)
