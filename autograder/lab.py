@@ -24,6 +24,20 @@ What it does, in order:
 
    nbgrader's Validate button (the validate_assignment extension) stays: it is
    how the learner checks an exercise.
+
+   It also keeps the terminal readable. Every kernel (one per open notebook,
+   one per Validate) logged "Kernel is running over TCP without encryption"
+   (ipykernel 7 says so for any kernel on TCP without CurveZMQ keys): here the
+   kernel manager gives each kernel CurveZMQ keys, as the warning asks
+   (``KernelManager.transport_encryption = "auto"``: only kernels whose
+   kernelspec declares ``supported_encryption: curve``, as ipykernel's does),
+   for the server's kernels and, through ``nbgrader_config.json``, for
+   Validate's. (IPC sockets would also do, but their paths must stay under 107
+   characters, which a project folder deep in a home directory breaks.) And
+   every notebook copied from release/ logged "Notebook ... is not trusted"
+   when opened and again when saved: the copies are signed with this lab's own
+   notebook secret, the way
+   ``jupyter trust`` does, because they are the course's own files.
 3. Starts JupyterLab on 127.0.0.1 with a token, waits until it answers, prints
    the URL, and stops it (with its kernels) on Ctrl-C.
 
@@ -73,6 +87,10 @@ DISABLED_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.course_list",
     "nbgrader.server_extensions.formgrader",
 )
+# Kernels get CurveZMQ keys from their manager: encrypted TCP, and no "running
+# over TCP without encryption" warning from each kernel.
+KERNEL_TRANSPORT = {"KernelManager": {"transport_encryption": "auto"}}
+
 # Written only when absent, so that a learner's own choices survive.
 DEFAULT_USER_SETTINGS = {
     # No news feed, no update check: no toast asking about news, no request out.
@@ -125,8 +143,12 @@ def write_config(work: Path) -> Path:
     server = {
         "ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}},
         "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+        **KERNEL_TRANSPORT,
     }
     _write_json(config / "jupyter_server_config.json", server)
+    # nbgrader's Validate handler reads nbgrader_config.* from the Jupyter config dirs
+    # and hands that config to the kernel manager it starts for the notebook.
+    _write_json(config / "nbgrader_config.json", KERNEL_TRANSPORT)
     labconfig = config / "labconfig"
     labconfig.mkdir(exist_ok=True)
     _write_json(labconfig / "page_config.json", {"disabledExtensions": {k: True for k in DISABLED_LAB_PLUGINS}})
@@ -149,7 +171,26 @@ def prepare(work: Path = DEFAULT_WORK, release: Path = RELEASE) -> list[Path]:
     work.mkdir(parents=True, exist_ok=True)
     copied = copy_release(work, release)
     write_config(work)
+    trust(copied, work)
     return copied
+
+
+def trust(paths: list[Path], work: Path) -> None:
+    """Sign the course's own notebooks with this lab's secret (what ``jupyter trust`` does)."""
+    from nbformat import read
+    from nbformat.sign import NotebookNotary
+
+    notebooks = [p for p in paths if p.suffix == ".ipynb"]
+    if not notebooks:
+        return
+    notary = NotebookNotary(data_dir=str(jupyter_dirs(work)["JUPYTER_DATA_DIR"]))
+    try:
+        for path in notebooks:
+            notebook = read(path, as_version=4)
+            if not notary.check_signature(notebook):
+                notary.sign(notebook)
+    finally:
+        notary.store.close()
 
 
 def environment(work: Path, base: dict[str, str] | None = None) -> dict[str, str]:

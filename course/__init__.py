@@ -19,6 +19,7 @@ from course import routing as _routing  # noqa: E402
 from course.recording import RecordedRun, Recording, TaskRecord, last_run, record  # noqa: E402
 from course.routing import default_llm, reset_default_llm  # noqa: E402
 from course.offline import OfflineError, network_attempts  # noqa: E402
+from course.real_model import real_models, use_real_model  # noqa: E402
 from course.scripted_llm import InjectedFailure, LLMCall, ScriptedLLM  # noqa: E402
 
 _routing.activate()
@@ -27,10 +28,13 @@ from course import cell_log as _cell_log  # noqa: E402
 _cell_log.install()  # lets a test name the cell that should have defined a missing answer
 from course import controls as _controls  # noqa: E402
 _controls.activate()  # memory=True embeds locally; verbose drops a stray debug line
+from course import traps as _traps  # noqa: E402
+_traps.install_notebook_handler()  # in a kernel: a known trap raised by a cell is one short message
 
 __all__ = [
     "InjectedFailure", "LLMCall", "OfflineError", "RecordedRun", "Recording", "ScriptedLLM", "TaskRecord",
-    "default_llm", "last_run", "network_attempts", "record", "reset_default_llm",
+    "default_llm", "last_run", "network_attempts", "real_models", "record", "reset_default_llm",
+    "use_real_model",
 ]
 
 # CrewAI's import leaves ~400,000 objects that live as long as the kernel. Every full

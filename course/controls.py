@@ -4,12 +4,16 @@
   network). ``activate()`` (run by ``import course``) makes the local
   ``LocalEmbedder`` the default; ``local_embedder()`` is the explicit
   ``embedder={...}`` form. Memory is stored under CREWAI_STORAGE_DIR.
+  ``without_local_embedder()`` gives CrewAI its own default back for one block,
+  so a lesson can show memory failing silently.
 - ``cache=True``: CrewAI caches *tool results*, keyed by tool name and input.
   ``FactLookupTool`` counts its real runs, so a lesson can show a cache hit.
 - ``max_rpm``: once the budget is spent CrewAI sleeps a hard-coded 60 s.
   ``short_minute(1.0)`` makes that pause last one second inside a ``with`` block.
 - Errors: ``run_with_retry`` / ``arun_with_retry`` are the guide's
-  "retry or use fallback" comment written out.
+  "retry or use fallback" comment written out. ``quiet_failure_logs()``
+  keeps CrewAI's log lines about a failed call ("Error executing listener ...",
+  one per retry) out of the output of one block, and lists what it kept back.
 - ``verbose=True``: one stray debug line of CrewAI's is dropped.
 
 The CrewAI internals touched here are guarded by ``tests/test_controls.py``.
@@ -18,6 +22,7 @@ The CrewAI internals touched here are guarded by ``tests/test_controls.py``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -116,6 +121,17 @@ def use_local_embedder_by_default(active: bool = True) -> None:
     if _state["original_default"] is None:
         _state["original_default"] = unified_memory._default_embedder
     unified_memory._default_embedder = _local_default if active else _state["original_default"]
+
+
+@contextmanager
+def without_local_embedder() -> Iterator[None]:
+    """Inside the block, ``memory=True`` without ``embedder=`` gets CrewAI's own default (OpenAI's)."""
+    was_default = local_embedder_is_default()
+    use_local_embedder_by_default(False)
+    try:
+        yield
+    finally:
+        use_local_embedder_by_default(was_default)
 
 
 def local_embedder_is_default() -> bool:
@@ -285,6 +301,57 @@ async def arun_with_retry(crew_factory: Callable[[], Any], attempts: int = 2, fa
     return RetryOutcome(_fallback_value(fallback, last), errors, used_fallback=True)
 
 
+# --- errors: CrewAI's log lines about a failed call ---------------------------------------
+# Each failed model call makes CrewAI 1.15.30 log, at ERROR level,
+# "Error executing listener call_llm_and_parse: <error>" (logger
+# ``crewai.flow.runtime``, once per retry) and, from its OpenAI client,
+# "OpenAI API call failed: <error>" (the root logger); a call made outside a
+# crew also prints "[CrewAIEventsBus] Warning: Ending event ... with empty scope
+# stack". Red lines before the error that matters reaches the learner's
+# try/except. Inside the block those records are kept in a list instead; every
+# other record still goes out.
+
+FAILURE_LOGS = {"crewai.flow.runtime": "Error executing listener", "root": "OpenAI API call failed"}
+
+
+class _KeepFailureLogs(logging.Filter):
+    def __init__(self, prefix: str, kept: list[str], lock: threading.Lock) -> None:
+        super().__init__()
+        self.prefix, self.kept, self._lock = prefix, kept, lock
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(self.prefix):
+            with self._lock:
+                self.kept.append(message)
+            return False
+        return True
+
+
+@contextmanager
+def quiet_failure_logs() -> Iterator[list[str]]:
+    """``with quiet_failure_logs() as kept:`` CrewAI's failed-call log lines go to ``kept``, not the output."""
+    from crewai.events import event_context
+
+    kept: list[str] = []
+    lock = threading.Lock()
+    filters = []
+    for name, prefix in FAILURE_LOGS.items():
+        logger = logging.getLogger() if name == "root" else logging.getLogger(name)
+        keeper = _KeepFailureLogs(prefix, kept, lock)
+        logger.addFilter(keeper)
+        filters.append((logger, keeper))
+    quiet = event_context.EventContextConfig(mismatch_behavior=event_context.MismatchBehavior.SILENT,
+                                             empty_pop_behavior=event_context.MismatchBehavior.SILENT)
+    token = event_context._event_context_config.set(quiet)
+    try:
+        yield kept
+    finally:
+        event_context._event_context_config.reset(token)
+        for logger, keeper in filters:
+            logger.removeFilter(keeper)
+
+
 # --- verbose: drop one debug line ------------------------------------------------------------
 # With verbose=True, CrewAI 1.15.30's AgentExecutor prints
 # "[Finalize] todos_count=0, todos_with_results=0" after every task: a
@@ -336,6 +403,6 @@ def activate() -> None:
 
 __all__ = [
     "DIMENSIONS", "FactLookupTool", "LocalEmbedder", "RetryOutcome", "ShortMinute", "activate", "arun_with_retry",
-    "embed", "local_embedder", "local_embedder_is_default", "quiet_finalize_line", "run_with_retry", "short_minute",
-    "use_local_embedder_by_default",
+    "embed", "local_embedder", "local_embedder_is_default", "quiet_finalize_line", "quiet_failure_logs",
+    "run_with_retry", "short_minute", "use_local_embedder_by_default", "without_local_embedder",
 ]

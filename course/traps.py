@@ -5,12 +5,21 @@
 ``check_crew(crew)`` looks at a crew before kickoff and warns about the traps
 it would walk into. The texts CrewAI prints were checked against 1.15.30 by
 ``tests/test_traps.py``, which triggers every one of them for real.
+
+In a notebook, ``install_notebook_handler()`` (run by ``import course``) makes
+a cell that raises a known trap show one short message instead of CrewAI's
+traceback: plain ``crew.kickoff()`` in a cell raises a chain of three identical
+RuntimeErrors (about 16,000 characters with colours) whose fix is one line.
+Unknown errors keep IPython's normal traceback; ``%tb`` still shows the full one.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import sys
+import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -33,6 +42,7 @@ API_KEY = "OPENAI_API_KEY is required"
 # The inner wording is shared by every field (description, expected_output, role, goal, backstory).
 TEMPLATE = re.compile(r"Template variable '([^']*)' not found in inputs|Missing required template variable '(?!Template variable)([^']*)'")
 BAD_PROCESS = "Input should be 'sequential' or 'hierarchical'"
+VERBOSE_LEVEL = re.compile(r"^verbose\n\s+Input should be a valid boolean", re.M)
 VALIDATION_OF = re.compile(r"validation errors? for (\w+)")
 MISSING_FIELD = re.compile(r"^(\S+)\n\s+Field required", re.M)
 
@@ -144,6 +154,9 @@ TRAPS: list[_Trap] = [
     _regex_trap("future-context", FUTURE_CONTEXT, lambda task, future: (
         f"Task '{_short(task)}' lists '{_short(future)}' in its context, but '{_short(future)}' comes later in "
         f"tasks=[...]: move it before '{_short(task)}', because a task can only use results that already exist.")),
+    _Trap("verbose-level", lambda _e, m: (
+        "verbose takes True or False in CrewAI 1.x (levels such as verbose=2 were CrewAI 0.x): write "
+        "verbose=True.") if VERBOSE_LEVEL.search(m) else None),
     _Trap("missing-field", lambda e, m: _advice_missing(*found) if (found := _missing_fields(e, m))
           and "Field required" in m else None),
     _text_trap("kickoff-in-jupyter", IN_EVENT_LOOP,
@@ -204,11 +217,19 @@ def trap_name(error: BaseException | str) -> str | None:
     return None
 
 
+def _first_sentence(text: str) -> str:
+    """The first line, cut after its first sentence when it is long (CrewAI's often go on with advice)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    end = line.find(". ")
+    if len(line) > 100 and 0 < end < 160:
+        line = line[: end + 1]
+    return _short(line, 160)
+
+
 def _first_line(error: BaseException | str) -> str:
     if isinstance(error, BaseException):
-        text = str(error).strip().splitlines()
-        return f"{type(error).__name__}: {_short(text[0] if text else '', 160)}"
-    return _short(str(error).strip().splitlines()[0] if str(error).strip() else "", 160)
+        return f"{type(error).__name__}: {_first_sentence(str(error))}"
+    return _first_sentence(str(error))
 
 
 def _code(text: str) -> str:
@@ -246,6 +267,8 @@ def explain(error: BaseException | str) -> None:
     ``try: result = await crew.kickoff_async()`` / ``except Exception as error: explain(error)``
     """
     message = Explanation(error)
+    if isinstance(error, BaseException):
+        _mark_explained(error)
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -255,6 +278,103 @@ def explain(error: BaseException | str) -> None:
         display(message)
     else:
         print(message.text())
+
+
+# --- in a notebook: a cell that raises a known trap shows one message ------------------
+# IPython calls a custom exception handler instead of printing a traceback
+# (``InteractiveShell.set_custom_exc``). Ours is registered for every Exception,
+# speaks only for known traps, and hands everything else back to IPython's own
+# ``showtraceback`` (syntax errors, usage errors, ``_render_traceback_`` such as
+# the checks' CheckFailed, ordinary tracebacks), so unknown errors look as usual.
+
+FULL_TRACEBACK_HINT = "(The full traceback: run %tb in a new cell.)"
+
+# Errors already shown by explain(): when a cell re-raises one, the error output
+# says one line instead of the same advice a second time. Strong references to
+# the last few, compared by identity (pydantic's errors take no weak references).
+_explained: deque[BaseException] = deque(maxlen=16)
+_explained_lock = threading.Lock()
+
+
+def _mark_explained(error: BaseException) -> None:
+    with _explained_lock:
+        _explained.append(error)
+
+
+def _was_explained(error: BaseException) -> bool:
+    with _explained_lock:
+        return any(item is error for item in _explained)
+
+
+def _raised_in_cell(tb: Any, shell: Any) -> bool:
+    """Whether the innermost frame of ``tb`` is a notebook cell (the learner's own ``raise``)."""
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    cells = getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
+    return filename in cells or filename.startswith("<ipython-input-")
+
+
+def trap_in_cell_error(error: BaseException, tb: Any = None, shell: Any = None) -> str | None:
+    """The advice for an error a cell raised, or None when it is not a known trap.
+
+    The error's own message and the errors it was raised ``from`` count; the
+    exception it happened *during* counts only when the error came out of a
+    library (CrewAI re-raises the same message), not from the learner's own
+    code in an ``except`` block (a NameError there is the learner's to see).
+    """
+    if hasattr(error, "_render_traceback_"):  # renders itself (the checks' CheckFailed)
+        return None
+    if _raised_in_cell(tb, shell):
+        chain, item = [], error
+        while item is not None and item not in chain:
+            chain.append(item)
+            item = item.__cause__
+        for trap in TRAPS:
+            for link in chain:
+                advice = trap.advise(link, str(link))
+                if advice:
+                    return advice
+        return None
+    return diagnose(error)
+
+
+def notebook_message(error: BaseException, advice: str) -> list[str]:
+    """The lines a cell shows for a known trap: what happened, what to do."""
+    if _was_explained(error):
+        return [f"{_first_line(error)}  (the course's message above says what to do)"]
+    return [f"What happened: {_first_line(error)}", f"What to do: {advice}", FULL_TRACEBACK_HINT]
+
+
+def _cell_error_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None):
+    try:
+        advice = None if issubclass(etype, SyntaxError) else trap_in_cell_error(value, tb, shell)
+    except Exception:  # a broken diagnosis must never hide the real error
+        advice = None
+    if advice is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+    # What IPython's own showtraceback records, so that %tb and %debug still work.
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
+    stb = notebook_message(value, advice)
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def install_notebook_handler(shell: Any = None) -> bool:
+    """Show known traps raised by a cell as one message; True if installed (in IPython only)."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    shell.set_custom_exc((Exception,), _cell_error_handler)
+    return True
 
 
 # --- looking at a crew before it runs ----------------------------------------------------
@@ -375,4 +495,5 @@ def check_crew(crew: Any) -> list[str]:
     return warnings
 
 
-__all__ = ["Explanation", "check_crew", "diagnose", "explain", "trap_name"]
+__all__ = ["Explanation", "check_crew", "diagnose", "explain", "install_notebook_handler", "notebook_message",
+           "trap_in_cell_error", "trap_name"]

@@ -1,28 +1,28 @@
-"""The tour: every section of the guide, run on the scripted model, with CrewAI 1.15.30's real behaviour.
+"""The tour: every idea of a common CrewAI tutorial, run on the scripted model, with CrewAI 1.15.30's real behaviour.
 
-Not graded. Where the guide is wrong or out of date for 1.15.30, a "⚠ In 1.15.30" note says so and the
-cell beside it shows what really happens. Nothing here waits a minute.
+Not graded. Where a tutorial claim is wrong or out of date for 1.15.30, a "⚠ In 1.15.30" note states the claim,
+and the cell beside it shows what really happens. Nothing here waits a minute.
 """
 
 CELLS = [
     ("md", "intro", r"""
 # Tour · How a crew runs: sequential, hierarchical, async
 
-This notebook walks through every part of the guide, with code you can run. Every agent here talks to the
-course's **scripted model**: it answers instantly (or after a latency we choose), offline, for free, and the same
-way every time. So you can see exactly *how* a crew runs, which is what this lesson is about.
+This notebook walks through the ideas of a typical CrewAI tutorial on processes, with code you can run. Every agent
+here talks to the course's **scripted model**: it answers instantly (or after a latency we choose), offline, for
+free, and the same way every time. So you can see exactly *how* a crew runs, which is what this lesson is about.
 
 Each run is recorded: `course.last_run()` tells which task ran when, who did it, and whose output it received.
 `pictures.gantt(run)` draws the timeline and `pictures.dag(...)` the task graph.
 
-Where the guide is wrong or out of date for the CrewAI version installed here (1.15.30), a **⚠ In 1.15.30**
-note says so, and the cell next to it shows what really happens.
+Where a common tutorial claim is wrong or out of date for the CrewAI version installed here (1.15.30), a
+**⚠ In 1.15.30** note states the claim, and the cell next to it shows what really happens.
 """),
     ("code", "setup", '''
 import time
 
 import course
-from course import pictures
+from course import controls, pictures
 from course.traps import explain
 from crewai import Agent, Task, Crew, Process
 
@@ -38,7 +38,7 @@ model = course.reset_default_llm(latency=0.05)  # every model call takes 0.05 s,
 | `async_execution` | `Task(async_execution=True)` | **whether a task may run at the same time** as its neighbours, instead of waiting its turn |
 | `context` | `Task(context=[...])` | **what a task receives**: the outputs of those tasks go into its prompt (it waits for them too; a sync task also waits for every async task still running) |
 
-The first two are the guide's "two independent levers"; `context` is how you wire them together. There is no
+Tutorials call the first two "two independent levers"; `context` is how you wire them together. There is no
 third *process* for parallel work:
 """),
     ("code", "no-parallel-process", '''
@@ -50,9 +50,10 @@ except AttributeError as error:
 '''),
     # --- kickoff ---------------------------------------------------------------------------------
     ("md", "kickoff-md", r"""
-## 2 · The guide's sequential crew, and how to start it in a notebook
+## 2 · A sequential crew, and how to start it in a notebook
 
-Here is the guide's first example, unchanged except `verbose=False` (section 14 shows verbose output).
+Here is the usual first example (researcher → writer → editor), with `verbose=False` (section 14 shows verbose
+output).
 """),
     ("code", "sequential-crew", '''
 researcher = Agent(role="Researcher", goal="Find accurate information", backstory="Expert researcher")
@@ -69,8 +70,10 @@ crew = Crew(agents=[researcher, writer, editor], tasks=[task1, task2, task3], pr
             verbose=False)
 '''),
     ("md", "kickoff-warning-md", r"""
-**⚠ In 1.15.30** the guide's `result = crew.kickoff()` fails inside Jupyter. A notebook already runs an asyncio
-event loop, and CrewAI refuses to run an agent synchronously inside one:
+A common tutorial line: `result = crew.kickoff()`. **⚠ In CrewAI 1.15.30 it fails inside Jupyter.** A notebook
+already runs an asyncio event loop, and CrewAI refuses to run an agent synchronously inside one. Caught here so
+that the tour goes on; in a cell of your own, the course shows the same short message instead of CrewAI's long
+traceback (`%tb` in a new cell shows the full one):
 """),
     ("code", "kickoff-fails", '''
 try:
@@ -119,7 +122,7 @@ uses that on purpose).
     ("md", "hierarchical-md", r"""
 ## 4 · Hierarchical with a manager agent
 
-The guide's hierarchical crew: tasks without `agent=`, and a manager that delegates each one.
+The usual hierarchical crew: tasks without `agent=`, and a manager that delegates each one.
 """),
     ("code", "hierarchical-crew", '''
 research_specialist = Agent(role="Research Specialist", goal="Gather comprehensive information",
@@ -169,19 +172,40 @@ pictures.gantt(run)
     ("md", "manager-llm-md", r"""
 ## 5 · Hierarchical with `manager_llm`
 
-Instead of your own manager agent, give a model: CrewAI builds a manager (`"Crew Manager"`) around it.
-
-**⚠ Model strings need a key.** `manager_llm="gpt-4o"` (and agents without `llm=`, which default to an OpenAI
-model) need `OPENAI_API_KEY` and the network; without a key, kickoff fails with *"OPENAI_API_KEY is required"*.
-This course routes every model name to the scripted model instead, so the guide's code runs here unchanged.
+Instead of your own manager agent, give a model: CrewAI builds a manager (`"Crew Manager"`) around it. Two forms
+work: a model name, `manager_llm="gpt-4o"`, and CrewAI's own wrapper, `manager_llm=LLM(model="gpt-4o")`, for when
+you want to set more (`temperature=`, `base_url=`, ...). (Not LangChain's `ChatOpenAI`: CrewAI 1.x has its own.)
 """),
     ("code", "manager-llm", '''
-crew = Crew(agents=[research_specialist, analyst, content_writer], tasks=hierarchical_tasks(),
-            process=Process.hierarchical, manager_llm="gpt-4o")
-await crew.kickoff_async()
-run = course.last_run()
-print(f"manager: {run.manager}")
+from crewai import LLM
+
+for label, manager_llm in (('"gpt-4o"', "gpt-4o"), ('LLM(model="gpt-4o")', LLM(model="gpt-4o"))):
+    crew = Crew(agents=[research_specialist, analyst, content_writer], tasks=hierarchical_tasks(),
+                process=Process.hierarchical, manager_llm=manager_llm)
+    await crew.kickoff_async()
+    run = course.last_run()
+    print(f"manager_llm={label:21} -> manager {run.manager!r} on {type(crew.manager_agent.llm).__name__}")
 print(run.summary())
+'''),
+    ("md", "model-key-md", r"""
+**⚠ Model names need a key.** `manager_llm="gpt-4o"`, `LLM(model="gpt-4o")` and agents without `llm=` (which
+default to an OpenAI model) all call OpenAI: without `OPENAI_API_KEY` they fail with *"OPENAI_API_KEY is
+required"*. The cells above ran because this course routes every model name to its scripted model. Here is the
+same model name with that routing switched off, for this one block only (`course.real_models()`; the course's
+network guard stays on, so nothing leaves this machine):
+"""),
+    ("code", "model-key", '''
+import os
+
+with course.real_models(), controls.quiet_failure_logs():   # routing off, this block only
+    real = LLM(model="gpt-4o")
+    print(f"LLM(model='gpt-4o') is now {type(real).__name__} (CrewAI's OpenAI client), "
+          f"OPENAI_API_KEY set: {'OPENAI_API_KEY' in os.environ}")
+    try:
+        real.call("Say hello")
+    except Exception as error:
+        explain(error)
+print(f"after the block: {type(LLM(model='gpt-4o')).__name__} again")
 '''),
     ("md", "manager-traps-md", r"""
 Two mistakes CrewAI stops at once: no manager at all, and the manager listed among the workers.
@@ -203,8 +227,8 @@ the next sync task waits for all of them (the **join**) and, through `context`, 
 Waiting and receiving are two different things: section 8 shows a sync task that waits for a task it receives
 nothing from.
 
-**⚠ In 1.15.30 the guide's async example fails**: it gives all three async tasks the same `researcher`, and one
-agent cannot work on two tasks at the same moment:
+A common tutorial example gives all three async tasks the same `researcher`. **⚠ In CrewAI 1.15.30 that
+fails**: one agent cannot work on two tasks at the same moment:
 """),
     ("code", "async-one-agent", '''
 def research_tasks(agents):
@@ -235,8 +259,8 @@ print("overlapping:", run.overlapping_pairs())
 pictures.gantt(run)
 '''),
     ("md", "async-hierarchical-md", r"""
-**⚠ In 1.15.30 async tasks do not work under `Process.hierarchical`** (the guide says they work "within either
-process"). Every task goes to the one manager, and the manager cannot run two at once:
+A common tutorial claim: async tasks work "within either process". **⚠ In CrewAI 1.15.30 they do not work under
+`Process.hierarchical`**. Every task goes to the one manager, and the manager cannot run two at once:
 """),
     ("code", "async-hierarchical", '''
 tasks = [Task(description=f"Research topic {topic}", expected_output="Notes", async_execution=True) for topic in "AB"]
@@ -290,10 +314,12 @@ Parallelism is orthogonal: it comes from `async_execution` on independent tasks,
     ("md", "mixing-md", r"""
 ## 8 · Mixing phases
 
-The guide's four-phase flow: parallel research → analysis → parallel outputs → final review. It is a task graph,
-like a build system's: `context` lists the edges, `async_execution` marks tasks free to run side by side.
+A four-phase flow that tutorials call "mixing approaches": parallel research → analysis → parallel outputs → final
+review. It is a task graph, like a build system's: `context` lists the edges, `async_execution` marks tasks free
+to run side by side.
 
-**⚠ The guide's code does not run as printed**: its tasks have no `expected_output`, which `Task` requires:
+The tutorial code for it usually leaves out `expected_output`. **⚠ In CrewAI 1.15.30 `Task` requires it**, so
+that code does not run as printed:
 """),
     ("code", "mixing-missing-expected", '''
 try:
@@ -363,8 +389,8 @@ async task still running.
     ("md", "max-rpm-md", r"""
 ## 9 · Rate limiting: `max_rpm`
 
-`Crew(max_rpm=10)` caps the crew at 10 model requests per minute. **⚠ What the guide does not say:** once the
-budget is spent, CrewAI 1.15.30 simply sleeps **60 seconds** (hard-coded) before the next call. A notebook cell
+`Crew(max_rpm=10)` caps the crew at 10 model requests per minute, as tutorials say. **⚠ What they do not say:** once
+the budget is spent, CrewAI 1.15.30 simply sleeps **60 seconds** (hard-coded) before the next call. A notebook cell
 that seems frozen for a minute is often this.
 
 Below, `max_rpm=2` with four one-call tasks: calls 1 and 2 go through, call 3 waits for "the next minute".
@@ -390,36 +416,49 @@ print(f"\\nthe rate limiter paused {len(minute.pauses)} time(s): "
 `Crew(memory=True)` stores what tasks produce and lets later tasks recall it. To store and search, memory
 turns text into vectors with an **embedder**, and CrewAI's default embedder is OpenAI's.
 
-**⚠ In 1.15.30, memory without a working embedder fails silently**: kickoff succeeds, nothing is remembered, and
-the only signs are log lines like *"Memory extraction failed"*. Offline, give it an embedder that runs locally:
-`embedder=controls.local_embedder()`. (This course also makes that local embedder the default, so plain
-`memory=True` works here too.)
-
-Below, the writer gets **no** `context` (`context=[]`), so the only way the research can reach it is memory:
+A common tutorial line: `memory=True  # Enable memory between tasks`. **⚠ In CrewAI 1.15.30, memory without a
+working embedder fails silently**: kickoff succeeds, nothing is remembered, and the only signs are warnings in the
+output. The course makes a local embedder the default, so below it is switched off for one block
+(`controls.without_local_embedder()`): this is plain `memory=True` as it behaves on a machine with no OpenAI key.
+The writer gets **no** `context` (`context=[]`), so the only way the research can reach it is memory:
 """),
-    ("code", "memory", '''
+    ("code", "memory-silent", '''
 import uuid
 
-memory_researcher = Agent(role="Researcher", goal="Find facts", backstory="Careful")
-memory_writer = Agent(role="Writer", goal="Write clearly", backstory="Clear")
-research = Task(description="Research the history of tea", expected_output="Notes", agent=memory_researcher)
-article = Task(description="Write a short article about the history of tea", expected_output="Article",
-               agent=memory_writer, context=[])
-crew = Crew(agents=[memory_researcher, memory_writer], tasks=[research, article], memory=True,
-            embedder=controls.local_embedder(), name=f"tea-{uuid.uuid4().hex[:6]}")
-await crew.kickoff_async()
-run = course.last_run()
-writer_call = next(call for call in run.llm_calls if call.role == "Writer")
-start = writer_call.prompt.find("Relevant memories:")
-print(writer_call.prompt[start:start + 300] if start >= 0 else "no memories reached the writer")
+def tea_crew(**memory_settings):
+    memory_researcher = Agent(role="Researcher", goal="Find facts", backstory="Careful")
+    memory_writer = Agent(role="Writer", goal="Write clearly", backstory="Clear")
+    research = Task(description="Research the history of tea", expected_output="Notes", agent=memory_researcher)
+    article = Task(description="Write a short article about the history of tea", expected_output="Article",
+                   agent=memory_writer, context=[])
+    return Crew(agents=[memory_researcher, memory_writer], tasks=[research, article], memory=True,
+                name=f"tea-{uuid.uuid4().hex[:6]}", **memory_settings)
+
+def what_the_writer_recalled():
+    writer_call = next(call for call in course.last_run().llm_calls if call.role == "Writer")
+    start = writer_call.prompt.find("Relevant memories:")
+    return writer_call.prompt[start:start + 330] if start >= 0 else "nothing: no memory reached the writer"
+
+with controls.without_local_embedder():          # CrewAI's own default embedder (OpenAI's), this block only
+    result = await tea_crew().kickoff_async()
+print("kickoff succeeded; the writer recalled:", what_the_writer_recalled())
+'''),
+    ("md", "memory-fixed-md", r"""
+The fix: give memory an embedder that works, here one that runs locally, `embedder=controls.local_embedder()`
+(with a real provider: `embedder={"provider": "openai", ...}` and its key). Same crew:
+"""),
+    ("code", "memory", '''
+result = await tea_crew(embedder=controls.local_embedder()).kickoff_async()
+print("the writer recalled:", what_the_writer_recalled())
+print("\\nand wrote:", result.raw)
 '''),
     # --- cache -----------------------------------------------------------------------------------------
     ("md", "cache-md", r"""
 ## 11 · Cache
 
-**⚠ The guide's comment `cache=True  # Cache LLM responses` is wrong.** CrewAI caches **tool results**, keyed by
-the tool's name and input: a second identical tool call is answered from the cache, while the model is still
-called every time. (And `cache` is off unless you turn it on.)
+A common tutorial line: `cache=True  # Cache LLM responses`. **⚠ In CrewAI 1.15.30 that comment is wrong:** it
+caches **tool results**, keyed by the tool's name and input: a second identical tool call is answered from the
+cache, while the model is still called every time. (And `cache` is off unless you turn it on.)
 
 `controls.FactLookupTool` counts how often it really runs. Two agents look up the same phrase:
 """),
@@ -463,50 +502,110 @@ except Exception as error:
     ("md", "errors-md", r"""
 ## 13 · Error handling
 
-When a model call fails, CrewAI retries the agent (3 attempts in all, printing *"Error executing listener
-call_llm_and_parse"* each time), then the error reaches your `try/except`. Below, the writer's model is told to
-fail (`fail_roles=["Writer"]`), so the research succeeds and the run stops at the writing task.
-(Errors that mention a *rate limit* are retried more, about 8 s here: not shown.)
+A common tutorial pattern: `try: result = crew.kickoff()` / `except Exception as e: print(...)` with the comment
+*"Handle error - maybe retry or use fallback"*. Here it is written out, live. When a model call fails, CrewAI
+retries the agent (3 attempts in all), then the error reaches your `try/except`. Below, the writer's model is told
+to fail (`fail_roles=["Writer"]`), so the research succeeds and the run stops at the writing task. (Errors that
+mention a *rate limit* are retried more, about 8 s here: not shown.)
+
+First, what a failed crew leaves behind. **⚠ In CrewAI 1.15.30 a crew that failed half-way keeps its
+half-finished state**, and reusing it does not clear it: run a crew once on tea, then again on coffee with the
+writer failing, and its tasks hold the coffee research next to the *tea* article of the run before:
 """),
-    ("code", "errors", '''
+    ("code", "errors-half-finished", '''
+steady = course.ScriptedLLM(latency=0.01)
 flaky = course.ScriptedLLM(latency=0.01, fail_roles=["Writer"])
 
-def fragile_crew():
-    r = Agent(role="Researcher", goal="Find facts", backstory="Careful", llm=flaky)
-    w = Agent(role="Writer", goal="Write clearly", backstory="Clear", llm=flaky)
-    t1 = Task(description="Research the history of tea", expected_output="Notes", agent=r)
-    t2 = Task(description="Write about the history of tea", expected_output="Article", agent=w, context=[t1])
+def fragile_crew(writer_llm):
+    r = Agent(role="Researcher", goal="Find facts", backstory="Careful", llm=steady)
+    w = Agent(role="Writer", goal="Write clearly", backstory="Clear", llm=writer_llm)
+    t1 = Task(description="Research the history of {topic}", expected_output="Notes", agent=r)
+    t2 = Task(description="Write about the history of {topic}", expected_output="Article", agent=w, context=[t1])
     return Crew(agents=[r, w], tasks=[t1, t2])
 
-try:
-    result = await fragile_crew().kickoff_async()
-except Exception as error:
-    print(f"Crew execution failed: {type(error).__name__}: {error}")
-print(course.last_run().summary())
+crew = fragile_crew(steady)
+await crew.kickoff_async(inputs={"topic": "tea"})
+crew.agents[1].llm = flaky                       # the same crew again; this time the writer's model fails
+with controls.quiet_failure_logs() as retries:  # CrewAI's "Error executing listener" lines, kept back
+    try:
+        await crew.kickoff_async(inputs={"topic": "coffee"})
+    except Exception as error:
+        print(f"Crew execution failed: {type(error).__name__}: {error}")
+print(f"(CrewAI tried the writer {len(retries)} times)")
+for task in crew.tasks:
+    print(f"{task.description!r:36} holds: {task.output.raw.splitlines()[0][:84] if task.output else None}")
 '''),
     ("md", "errors-retry-md", r"""
-"Retry or use a fallback", written out: `controls.arun_with_retry` builds a **fresh** crew per attempt (a crew
-that failed half-way keeps its half-finished state) and returns the fallback if every attempt fails.
+So: build a **fresh** crew for every attempt, and take a fallback from what *this* attempt finished. Here the
+retry and the fallback are written in the cell: two attempts, and if both fail, the research notes of the last
+attempt are the result (unedited, but real). `controls.quiet_failure_logs()` only keeps CrewAI's red log lines
+about each failed call ("Error executing listener ...") out of the output; take it away to see them.
 """),
     ("code", "errors-retry", '''
-outcome = await controls.arun_with_retry(fragile_crew, attempts=2, fallback="(the research notes, unedited)")
-print(f"attempts: {outcome.attempts}, used fallback: {outcome.used_fallback}")
-print(outcome.errors)
-print(outcome.result)
+result, fallback = None, None
+with controls.quiet_failure_logs():
+    for attempt in (1, 2):
+        crew = fragile_crew(flaky)                  # fresh each time: no state left from a failed attempt
+        try:
+            result = (await crew.kickoff_async(inputs={"topic": "coffee"})).raw
+            break
+        except Exception as error:
+            print(f"attempt {attempt} failed: {type(error).__name__}: {error}")
+            research = crew.tasks[0].output          # what this attempt finished before it failed
+            fallback = research.raw if research else None
+if result is None:
+    print("every attempt failed; using the fallback, the research notes:")
+    result = fallback
+print(result)
 '''),
     # --- verbose ----------------------------------------------------------------------------------------
     ("md", "verbose-md", r"""
 ## 14 · Monitoring: `verbose`
 
-`verbose=True` prints each agent's task and answer as it works. **⚠ It takes a boolean only** in 1.15.30 (old
-releases accepted levels like `verbose=2`). The final "Crew Completion" panel may appear after the cell's own
-output.
+`verbose=True` prints each agent's task and answer as it works. Older tutorials write `verbose=2` (CrewAI 0.x
+took levels). **⚠ In CrewAI 1.15.30 `verbose` takes a boolean only**, and a level is refused when the crew is
+built:
 """),
-    ("code", "verbose", '''
+    ("code", "verbose-level", '''
 solo = Agent(role="Researcher", goal="Find accurate information", backstory="Expert researcher")
 solo_task = Task(description="Research AI trends", expected_output="Three bullet points", agent=solo)
+try:
+    Crew(agents=[solo], tasks=[solo_task], verbose=2)
+except Exception as error:
+    explain(error)
+'''),
+    ("md", "verbose-true-md", r"""
+With `verbose=True`: the final "Crew Completion" panel may appear after the cell's own output.
+"""),
+    ("code", "verbose", '''
 result = await Crew(agents=[solo], tasks=[solo_task], verbose=True).kickoff_async()
 '''),
+    # --- real model -----------------------------------------------------------------------------------
+    ("md", "real-model-md", r"""
+## 15 · Leaving the course: the same crews on a real model
+
+Everything above ran on the scripted model. To run the same crews against a real model, switch the course off for
+the rest of this kernel with `course.use_real_model(...)`: model names build CrewAI's real models again, and the
+network guard lets connections out. It returns a `crewai.LLM` to pass as `llm=` or `manager_llm=`; agents without
+`llm=` use the same model. Then **build your agents, tasks and crews again** (those built before keep the
+scripted model).
+
+```python
+import course
+llm = course.use_real_model("gpt-4o-mini")              # OpenAI: needs OPENAI_API_KEY in the environment
+# or a local OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp server):
+llm = course.use_real_model("llama3.1", base_url="http://localhost:11434/v1", api_key="unused")
+
+crew = Crew(agents=[...], tasks=[...], process=Process.hierarchical, manager_llm=llm)
+result = await crew.kickoff_async()
+print(course.last_run().summary())                       # runs are still recorded
+```
+
+What changes: answers differ from run to run, each call costs time (and money), a provider's rate limits can
+serialise async tasks, and a real manager chooses workers by reading, so it may not choose the same way twice.
+What stays: the order rules, the joins and `context` are CrewAI's, not the course's. There is no switch back:
+restart the kernel to return to the scripted model. (Not run here: this notebook stays offline.)
+"""),
     # --- summary -----------------------------------------------------------------------------------------
     ("md", "summary-md", r"""
 ## Quick reference (CrewAI 1.15.30)
@@ -514,11 +613,14 @@ result = await Crew(agents=[solo], tasks=[solo_task], verbose=True).kickoff_asyn
 ```python
 Crew(agents=[a1, a2, a3], tasks=[t1, t2, t3], process=Process.sequential)           # list order, agent= on each task
 Crew(agents=[a1, a2, a3], tasks=[t1, t2, t3], process=Process.hierarchical,
-     manager_agent=manager)                  # or manager_llm="gpt-4o"; tasks without agent=; no async tasks
+     manager_agent=manager)                  # or manager_llm="gpt-4o" / LLM(model="gpt-4o"); no async tasks
 Task(..., async_execution=True)              # runs alongside its async neighbours; one agent per concurrent task
 Task(..., context=[t1, t2])                  # receives t1's and t2's outputs, so waits for them (the join)
 # a sync task also waits for every async task still running, listed in its context or not (the barrier)
 result = await crew.kickoff_async(inputs={"topic": "AI"})       # in a notebook; crew.kickoff() in a script
+Crew(..., memory=True, embedder=...)         # memory needs a working embedder, or it fails silently
+Crew(..., verbose=True)                      # a boolean, not a level
+llm = course.use_real_model("gpt-4o-mini")   # leave the scripted model (restart the kernel to come back)
 ```
 
 Next: the exercises. `01_sequential` → `02_hierarchical` → `03_async` → `04_mixed_phases`.

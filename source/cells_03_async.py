@@ -26,8 +26,8 @@ and receives all three outputs. Then the checkpoint: time it against a fully seq
 Fill in `build_crew(parallel=True)` so that it returns a `Crew` with `process=Process.sequential` and:
 
 * three research tasks on three different topics, listed first, with `async_execution=parallel`;
-* **one agent per research task**. In CrewAI 1.15.30 one agent cannot work on two tasks at once: the guide's
-  example (one researcher for all three async tasks) fails with *"Executor is already running"*;
+* **one agent per research task**. A common tutorial example gives one researcher all three async tasks; in
+  CrewAI 1.15.30 one agent cannot work on two tasks at once, and that fails with *"Executor is already running"*;
 * a synthesis task, listed last, with its own agent, `context=[...]` holding all three research tasks, and no
   `async_execution` (a crew may end with at most one async task, and the join must wait).
 

@@ -6,7 +6,7 @@ CELLS = [
     ("md", "intro", r"""
 # Exercise 4 · Mix the phases
 
-The guide's "mixing approaches" flow has four phases:
+A flow that CrewAI tutorials call "mixing approaches" has four phases:
 
 1. two research tasks, in parallel;
 2. an analysis that needs both;

@@ -6,7 +6,9 @@ token and a free port, and Debian's Chromium is driven with Playwright:
 
 open an exercise notebook -> Run All (it stops at the unanswered exercise) ->
 Validate fails with a message a learner can act on -> type the answer into the
-answer cell -> Run All shows the Gantt picture and the widget -> Validate succeeds.
+answer cell -> Run All shows the Gantt picture and the widget -> Validate succeeds
+-> a new cell with the course's headline mistake, plain ``crew.kickoff()``, shows
+one short message naming the fix (``await crew.kickoff_async()``).
 
 No error toast or banner may appear on the way, ``release/`` must be unchanged,
 and every process started here is stopped, also on failure. Screenshots of each
@@ -213,6 +215,18 @@ def test_learner_validates_an_exercise_in_jupyterlab(chromium, shots, server, tm
             assert "Success! Your notebook passes all the tests." in message
             nb.close_dialog(dialog)
             no_toasts(nb, "validated")
+
+            # 8. The course's headline mistake: plain crew.kickoff() in a cell. The cell shows one short
+            #    message that names the fix, not CrewAI's chained traceback.
+            mistake = nb.append_and_run("result = crew.kickoff()")
+            nb.cell(mistake["index"]).scroll_into_view_if_needed()
+            shots(page, "kickoff-mistake", element=nb.cell(mistake["index"]))
+            (ARTIFACTS / "kickoff-mistake.txt").write_text(mistake["text"])
+            assert mistake["error"], mistake
+            assert "await crew.kickoff_async()" in mistake["text"], mistake["text"]
+            assert "What to do:" in mistake["text"] and "Traceback" not in mistake["text"], mistake["text"]
+            assert len(mistake["text"]) < 600, len(mistake["text"])
+            no_toasts(nb, "kickoff-mistake")
         except BaseException:
             try:
                 shots(page, "FAILED-here")  # the screen at the moment of failure
@@ -230,3 +244,5 @@ def test_learner_validates_an_exercise_in_jupyterlab(chromium, shots, server, tm
     assert digest(RELEASE / ASSIGNMENT) == release_before, "release/ was changed"
     log = (ARTIFACTS / "jupyterlab.log").read_text()
     assert not re.search(r"exchange directory|Traceback", log), "errors in the server log (see jupyterlab.log)"
+    # The terminal `make lab` shows stays readable (also tests/test_lab_log.py).
+    assert not re.search(r"without encryption|is not trusted", log), "flood in the server log (see jupyterlab.log)"

@@ -441,3 +441,44 @@ def test_quiet_printer_passes_every_other_line_through():
     quiet.print(content="[Finalize] todos_count=0, todos_with_results=0", color="magenta")
     quiet.print(content="Thought: hello", color="green")
     assert seen == [("Thought: hello", "green")]
+
+
+def test_quiet_failure_logs_keeps_crewais_retry_lines_back_and_only_inside_the_block(caplog):
+    import logging
+
+    llm = course.ScriptedLLM(fail_roles=["Writer"])
+    with controls.quiet_failure_logs() as kept, caplog.at_level(logging.ERROR):
+        with pytest.raises(InjectedFailure):
+            _two_step_crew(llm).kickoff()
+        logging.getLogger("crewai.flow.runtime").error("another error")  # not a retry line: still goes out
+    assert len(kept) == 3 and all(line.startswith("Error executing listener") for line in kept)
+    shown = [r.getMessage() for r in caplog.records]
+    assert "another error" in shown and not any(m.startswith("Error executing listener") for m in shown)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR), pytest.raises(InjectedFailure):
+        _two_step_crew(course.ScriptedLLM(fail_roles=["Writer"])).kickoff()
+    assert sum(r.getMessage().startswith("Error executing listener") for r in caplog.records) == 3  # back
+
+
+def test_a_reused_crew_that_failed_half_way_keeps_the_previous_runs_output():
+    # What the tour shows live: a crew is not reset by a failed kickoff.
+    steady, flaky = course.ScriptedLLM(), course.ScriptedLLM(fail_roles=["Writer"])
+    crew = _two_step_crew(steady)
+    crew.kickoff()
+    first = [t.output.raw for t in crew.tasks]
+    crew.agents[1].llm = flaky
+    crew.tasks[0].description = "Research something else"
+    with controls.quiet_failure_logs(), pytest.raises(InjectedFailure):
+        crew.kickoff()
+    assert crew.tasks[0].output.raw != first[0]  # new research
+    assert crew.tasks[1].output.raw == first[1]  # the old draft, still there
+
+
+def test_without_local_embedder_gives_crewai_its_default_back_for_one_block():
+    assert controls.local_embedder_is_default()
+    with controls.without_local_embedder():
+        assert not controls.local_embedder_is_default()
+    assert controls.local_embedder_is_default()
+    with pytest.raises(KeyError), controls.without_local_embedder():
+        raise KeyError("boom")
+    assert controls.local_embedder_is_default()

@@ -118,3 +118,29 @@ def _generator():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.slow
+def test_the_tour_shows_each_correction_live_without_crewai_noise(executed):
+    notebook, _seconds = executed["00_tour.ipynb"]
+    cells = {cell.id: cell for cell in notebook.cells if cell.cell_type == "code"}
+
+    def shown(cell_id: str) -> str:
+        parts = []
+        for output in cells[cell_id].get("outputs", []):
+            parts.append(output.get("text", "") or str(output.get("data", {}).get("text/plain", "")))
+        return "".join(parts)
+
+    assert "nothing: no memory reached the writer" in shown("memory-silent")  # memory=True, no embedder: silent
+    assert "Relevant memories:" in shown("memory") and "history of tea" in shown("memory")
+    assert "write verbose=True" in shown("verbose-level")
+    assert "OPENAI_API_KEY is required" in shown("model-key") and "ScriptedLLM again" in shown("model-key")
+    half = shown("errors-half-finished")  # the coffee research beside the tea article of the run before
+    assert "Research notes on the history of coffee" in half and "Draft article on the history of tea" in half
+    retry = shown("errors-retry")
+    assert "attempt 2 failed" in retry and "Research notes on the history of coffee:" in retry
+    assert shown("manager-llm").count("on ScriptedLLM") == 2  # the name and LLM(model=...) both routed
+    everything = "".join(shown(cell_id) for cell_id in cells)
+    assert "Error executing listener" not in everything and "API call failed" not in everything
+    assert not any(o.get("name") == "stderr" for cell_id in ("errors-half-finished", "errors-retry", "model-key")
+                   for o in cells[cell_id].get("outputs", []))

@@ -55,6 +55,15 @@ def test_missing_expected_output(scripted_llm):
 
 
 @pytest.mark.crewai_fact
+def test_verbose_level_from_crewai_0x(scripted_llm):
+    agent = _agent("Researcher")
+    with pytest.raises(ValidationError) as caught:
+        Crew(agents=[agent], tasks=[_task("Research AI", agent=agent)], verbose=2)
+    assert traps.VERBOSE_LEVEL.search(str(caught.value))
+    _diagnosed(caught.value, "verbose-level", "verbose=True")
+
+
+@pytest.mark.crewai_fact
 def test_missing_agent_fields():
     with pytest.raises(ValidationError) as caught:
         Agent(role="Researcher")

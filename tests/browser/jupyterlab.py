@@ -150,6 +150,26 @@ class LabNotebook:
         self.page.keyboard.press("Escape")
         expect(editor).to_contain_text(text.strip().splitlines()[0].strip())
 
+    def append_and_run(self, text: str, timeout: int = 60_000) -> dict:
+        """Add a code cell after the last one, type ``text``, Shift+Enter; return the cell's final state."""
+        count = self.cells.count()
+        last = self.cell(count - 1)
+        last.scroll_into_view_if_needed()
+        last.locator(".jp-InputPrompt").click()  # the prompt area: selects the cell without editing it
+        self.page.keyboard.press("Escape")  # command mode
+        self.page.keyboard.press("b")  # insert a cell below
+        expect(self.cells).to_have_count(count + 1)
+        editor = self.cell(count).locator(".cm-content")
+        editor.click()
+        self.page.keyboard.insert_text(text)
+        expect(editor).to_contain_text(text.strip().splitlines()[0].strip())
+        self.page.keyboard.press("Shift+Enter")
+        self.page.wait_for_function(
+            f"index => {{ const c = ({_CELLS_JS})()[index]; return /\\[\\d+\\]/.test(c.prompt); }}",
+            arg=count, timeout=timeout, polling=250)
+        self.wait_kernel_ready(timeout=timeout)
+        return self.cell_states()[count]
+
     # --- validating -------------------------------------------------------------------------
 
     def validate(self, timeout: int = 120_000) -> tuple[bool, str, Locator]:
