@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import course_records, intake, kit, pool, report, workspace
+from autograder import sandbox as sandbox_mod
 from autograder.grading import NotebookResult, Settings, failed_result, max_scores, template_notebooks
 from autograder.paths import ASSIGNMENT, BUILD, ROOT, SOURCE
 
@@ -36,6 +37,17 @@ class BatchResult:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (bench)
+
+
+NO_SANDBOX_NOTE = ("Graded without a sandbox (--no-sandbox): the notebook's code ran with the grader's "
+                   "rights.")
+
+
+def _readable_by_all(folder: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        os.chmod(dirpath, 0o755)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o644)
 
 
 def default_workers() -> int:
@@ -89,12 +101,20 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                       keep_work: bool = False, progress_stream=None,
                       notebook_budget: float | None = None, course_config=None,
                       gradebook_url: str | None = None, course_dir: Path | None = None,
-                      students: list[str] | None = None) -> BatchResult:
+                      students: list[str] | None = None, sandbox: bool = True,
+                      limits: "sandbox_mod.Limits | None" = None) -> BatchResult:
     """Grade a class. ``course_config`` (the course's nbgrader config) gives the due date and late policy;
     ``gradebook_url`` records every result there (autograder/gradebook.py), ``course_dir`` also gets the
     graded notebooks and feedback for the formgrader; ``students`` regrades only those and merges them
     into an existing ``out`` (autograder/regrade.py)."""
     started = time.monotonic()
+    if sandbox:
+        problem = sandbox_mod.problem()
+        if problem:
+            raise BatchError(f"No sandbox can be built on this machine: {problem}. Every notebook's code would "
+                             "run with your rights, able to read the hidden tests and other students' work. "
+                             "Fix that (README: instructors), or pass --no-sandbox to grade without one "
+                             "(said in the summary and in every row).")
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     if not submissions.is_dir():
         raise BatchError(f"The submissions folder {submissions} does not exist. Pass the folder that holds one "
@@ -113,6 +133,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
             raise BatchError(str(err)) from err
         kit_dir = work / "kit"
         kit_manifest = kit.snapshot(kit_dir, kit_root)
+        if sandbox:
+            _readable_by_all(kit_dir)  # the sandbox's uid reads it (mounted read-only)
         repo_kit_before = kit.manifest(kit_root)
         notebooks = template_notebooks(template, assignment)
         maxima = max_scores(template, assignment)
@@ -129,7 +151,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         scratch = _scratch(work)
         settings = Settings(template=str(template), kit=str(kit_dir), work=str(scratch),
                             assignment=assignment, cell_timeout=cell_timeout, kernel=kernel or default_kernel(),
-                            keep_work=keep_work, kit_manifest=kit_manifest)
+                            keep_work=keep_work, kit_manifest=kit_manifest, sandbox=sandbox,
+                            limits=(limits or sandbox_mod.Limits()).to_dict())
         settings_path = work / "settings.json"
         settings_path.write_text(settings.to_json())
 
@@ -171,8 +194,14 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                 f"`git status {' '.join(sorted({c.split('/')[0] for c in changed}))}` and "
                 "`git checkout -- <file>` to undo one a submission made.")
         notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes]
+        if not sandbox:
+            for r in results:
+                r.reason = (r.reason + " " if r.reason else "") + NO_SANDBOX_NOTE
         seconds = time.monotonic() - started
         summary = report.summary_table(results, seconds)
+        summary += ("\nSandbox: each notebook's kernel ran in a bwrap sandbox (no network, read-only system "
+                    "and kit, private folders, limits).\n" if sandbox else
+                    f"\nSandbox: OFF. {NO_SANDBOX_NOTE}\n")
         if notes:
             summary += "\nIntake notes:\n" + "".join(f"  {n}\n" for n in notes)
         if warnings:

@@ -65,6 +65,10 @@ def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> 
                         help="also write OUT/canvas.csv or OUT/moodle.csv for the platform's grade import")
     parser.add_argument("--roster", type=Path, default=None,
                         help="CSV mapping student_id to the platform's ids (see autograder/exports.py)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without the bwrap sandbox (unsafe; said in the summary and every row)")
+    parser.add_argument("--memory", default="4G",
+                        help="memory limit per process of a graded notebook (default: 4G; e.g. 2G, 512M)")
 
 
 def _grade(submissions: Path, args: argparse.Namespace) -> int:
@@ -72,6 +76,13 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
 
     from autograder import gradebook, nbgrader_setup
 
+    from autograder import sandbox
+
+    try:
+        limits = sandbox.Limits(memory=sandbox.parse_size(args.memory))
+    except ValueError as err:
+        print(f"--memory: {err}", file=sys.stderr)
+        return 2
     print(f"Grading {_where(submissions)} ...", file=sys.stderr)
     record = not getattr(args, "no_gradebook", True)
     course_dir = getattr(args, "course_dir", ROOT)
@@ -90,7 +101,7 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
         result = batch.grade_submissions(submissions, args.out, args.workers, cell_timeout=args.timeout,
                                          kernel=args.kernel, keep_work=args.keep_work, course_config=course_config,
                                          gradebook_url=db_url, course_dir=course_dir if record else None,
-                                         students=students)
+                                         students=students, sandbox=not args.no_sandbox, limits=limits)
     except batch.BatchError as err:
         print(f"\nGrading could not run: {err}", file=sys.stderr)
         return 2

@@ -93,7 +93,7 @@ class GradingExecute(Execute):
         2_000_000, help="Characters of output kept per notebook; the rest is dropped with a note."
     ).tag(config=True)
     kernel_env = Dict(
-        {}, help="Environment variables set for the kernel (on top of the grader's)."
+        {}, help="Environment variables set for the kernel (on top of the allowlisted base, autograder/sandbox.py)."
     ).tag(config=True)
     report_key = Unicode("", help="Key under which the run is reported (student/notebook).").tag(config=True)
     guard_module = Unicode(
@@ -136,10 +136,10 @@ class GradingExecute(Execute):
 
     # --- the run ----------------------------------------------------------------------
     def _kernel_env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop("JPY_PARENT_PID", None)
-        env.update({k: str(v) for k, v in self.kernel_env.items()})
-        return env
+        """Built from an allowlist: nothing of the grader's environment (keys, tokens) reaches a kernel."""
+        from autograder.sandbox import base_env
+
+        return base_env({k: str(v) for k, v in self.kernel_env.items()})
 
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
@@ -232,7 +232,7 @@ class GradingExecute(Execute):
         function (and every check) before the tests run. This runs the kit's integrity check
         from its file, as a module of its own, so replacing ``checks.*`` does not silence it.
         """
-        if not self.guard_module or not os.path.exists(self.guard_module):
+        if not self.guard_module:  # the grader sets it only where the kit has one
             return []
         expression = (
             "((lambda u: (lambda s: (lambda m: (s.loader.exec_module(m), m.problems())[1])"

@@ -24,9 +24,8 @@ from __future__ import annotations
 import ast
 import json
 import os
-import selectors
+import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -82,7 +81,29 @@ def _threads() -> int:
         return -1
 
 
-def _serve(sock_path: str, kit: str) -> int:
+def _control_streams():
+    """The zygote's protocol runs on its stdin/stdout; anything else it prints goes to stderr.
+
+    A pipe rather than a socket on disk: a kernel (the zygote's child) closes its copy, so no
+    code in a notebook can reach the zygote and ask it for anything.
+    """
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    os.set_inheritable(out_fd, False)
+    return os.fdopen(0, "r", buffering=1), os.fdopen(out_fd, "w", buffering=1), out_fd
+
+
+def _in_own_pid_namespace() -> bool:
+    """True only inside the sandbox: bwrap is pid 1 and the zygote its first child (pid 2).
+
+    ``kill(-1)`` there ends every process of the sandbox; on the host it would end every
+    process of the grader's user, so reset refuses to use it anywhere else.
+    """
+    return os.getpid() == 2 and os.getppid() == 1
+
+
+def _serve(kit: str, sandboxed: bool) -> int:
+    control_in, control_out, control_fd = _control_streams()
     kit_path = Path(kit)
     # The quiet, offline settings must be in the environment before CrewAI is imported.
     quiet = {}
@@ -101,7 +122,7 @@ def _serve(sock_path: str, kit: str) -> int:
 
     preloaded = []
     for name in ["crewai", *_third_party_imports(kit_path), "ipykernel.kernelapp", "ipykernel.ipkernel",
-                 "IPython.core.interactiveshell", "matplotlib_inline.backend_inline"]:
+                 "IPython.core.interactiveshell", "matplotlib_inline.backend_inline", "matplotlib.font_manager"]:
         try:
             importlib.import_module(name)
             preloaded.append(name)
@@ -111,23 +132,18 @@ def _serve(sock_path: str, kit: str) -> int:
     while _threads() != 1 and time.monotonic() < settle:  # an import may run a short-lived thread
         time.sleep(0.05)
     if _threads() != 1:
-        print(json.dumps({"error": f"the warm process has {_threads()} threads after its imports; "
-                                   "forking it would be unsafe"}), flush=True)
+        control_out.write(json.dumps({"error": f"the warm process has {_threads()} threads after its imports; "
+                                               "forking it would be unsafe"}) + "\n")
         return 3
-    if os.path.exists(sock_path):
-        os.unlink(sock_path)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(sock_path)
-    server.listen(16)
     from autograder import procs
 
     procs.become_subreaper()
+    if sandboxed:
+        # Kernels run as the zygote's uid: non-dumpable, it cannot be ptraced or read through /proc.
+        _prctl(PR_SET_DUMPABLE, 0)
     exits: dict[int, int] = {}
     children: set[int] = set()
-    selector = selectors.DefaultSelector()
-    selector.register(server, selectors.EVENT_READ, "accept")
-    selector.register(sys.stdin, selectors.EVENT_READ, "parent")
-    print(json.dumps({"ready": os.getpid(), "preloaded": len(preloaded)}), flush=True)
+    control_out.write(json.dumps({"ready": os.getpid(), "preloaded": len(preloaded)}) + "\n")
 
     def reap() -> None:
         while True:
@@ -137,47 +153,168 @@ def _serve(sock_path: str, kit: str) -> int:
                 return
             if pid == 0:
                 return
-            exits[pid] = os.waitstatus_to_exitcode(status)
+            if pid in children:
+                exits[pid] = os.waitstatus_to_exitcode(status)
             children.discard(pid)
             if len(exits) > 10_000:
                 exits.clear()
 
+    def answer(data: dict) -> None:
+        control_out.write(json.dumps(data) + "\n")
+
     while True:
-        for key, _ in selector.select(timeout=0.2):
-            if key.data == "parent":
-                if not sys.stdin.readline():  # the worker is gone: so is the zygote
-                    for pid in children:
-                        try:
-                            os.killpg(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
-                    return 0
-                continue
-            conn, _ = server.accept()
-            with conn:
-                request = json.loads(conn.makefile("r").readline() or "{}")
-                reap()
-                if request.get("op") == "status":
-                    pid = int(request["pid"])
-                    code = exits.get(pid)
-                    alive = code is None and Path(f"/proc/{pid}").exists()
-                    conn.sendall((json.dumps({"code": None if alive else (code if code is not None else 0)})
-                                  + "\n").encode())
-                    continue
-                if request.get("op") != "spawn":
-                    continue
-                pid = os.fork()
-                if pid == 0:
-                    selector.close()
-                    server.close()
-                    conn.close()
-                    _become_kernel(request)  # never returns
-                children.add(pid)
-                conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
+        ready, _, _ = select.select([control_in], [], [], 0.2)
+        if not ready:
+            reap()
+            continue
+        line = control_in.readline()
+        if not line:  # the worker is gone: so is the zygote (and, in a sandbox, everything in it)
+            for pid in children:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return 0
+        try:
+            request = json.loads(line)
+        except ValueError:
+            answer({"error": "not JSON"})
+            continue
         reap()
+        op = request.get("op")
+        if op == "status":
+            pid = int(request["pid"])
+            code = exits.get(pid)
+            alive = code is None and pid in children
+            answer({"code": None if alive else (code if code is not None else 0)})
+        elif op == "signal":
+            pid = int(request["pid"])
+            if pid not in children:
+                answer({"ok": False})
+                continue
+            try:
+                (os.killpg if request.get("group") else os.kill)(pid, int(request["sig"]))
+                answer({"ok": True})
+            except OSError as err:
+                answer({"ok": False, "error": str(err)})
+        elif op == "reset":
+            answer(_reset(children, sandboxed, reap))
+        elif op == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                os.close(control_fd)
+                _become_kernel(request, sandboxed)  # never returns
+            children.add(pid)
+            answer({"pid": pid})
+        else:
+            answer({"error": f"unknown op {op!r}"})
 
 
-def _become_kernel(request: dict) -> None:
+PR_SET_DUMPABLE = 4
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _used_bytes(path: str) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def _wipe(folder: str) -> None:
+    """Empty a writable folder of the sandbox, whatever modes the notebook left on its files."""
+    def unlock(func, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+            func(path)
+        except OSError:
+            pass
+
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            if os.path.ismount(path):  # the kernel's socket folder: empty it, keep the mount
+                _wipe(path)
+                continue
+            import shutil
+
+            shutil.rmtree(path, onerror=unlock)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _reset(children: set[int], sandboxed: bool, reap) -> dict:
+    """After a notebook: end every process it left, measure and empty its writable folders.
+
+    In the sandbox, ``kill(-1, SIGKILL)`` reaches every process of the PID namespace but
+    bwrap and the zygote, in one sweep the kernel makes atomic against fork: a chain that
+    changes its PID every millisecond is ended with the rest.
+    """
+    killed = 0
+    if sandboxed and _in_own_pid_namespace():
+        for _ in range(50):
+            others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+            if not others:
+                break
+            killed = max(killed, len(others))
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                try:
+                    if os.waitpid(-1, 0)[0] == 0:
+                        break
+                except ChildProcessError:
+                    break
+        reap()
+        from autograder.sandbox import HOME
+
+        used = {"working folder": _used_bytes(HOME), "/tmp": _used_bytes("/tmp")}
+        for folder in (HOME, "/tmp", "/dev/shm"):
+            _wipe(folder)
+        return {"killed": killed, "used": used}
+    for pid in list(children):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            killed += 1
+        except OSError:
+            pass
+    reap()
+    return {"killed": killed, "used": {}}
+
+
+def _set_limits(limits: dict) -> None:
+    import resource
+
+    for name, key in (("RLIMIT_AS", "memory"), ("RLIMIT_NPROC", "processes"), ("RLIMIT_FSIZE", "file_size"),
+                      ("RLIMIT_CPU", "cpu_seconds")):
+        value = limits.get(key)
+        if value:
+            resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _become_kernel(request: dict, sandboxed: bool = False) -> None:
     code = 1
     try:
         os.setsid()
@@ -185,6 +322,9 @@ def _become_kernel(request: dict) -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(2, 1)
+        if sandboxed:
+            _prctl(PR_SET_DUMPABLE, 1)  # its own /proc entries, as any process has
+            _set_limits(request.get("limits") or {})
         # Our own modules came with the zygote's start; the kernel must import the kit afresh.
         for name in list(sys.modules):
             if name.split(".")[0] in ("autograder", "course"):
@@ -193,7 +333,16 @@ def _become_kernel(request: dict) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         cwd = request.get("cwd") or os.getcwd()
+        os.makedirs(cwd, exist_ok=True)
         os.chdir(cwd)
+        args = list(request["args"])
+        if request.get("connection") is not None and "-f" in args:
+            # The grader's connection file is outside the sandbox: the kernel gets its own copy.
+            path = f"/tmp/.kernel-{os.getpid()}.json"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(request["connection"])
+            args[args.index("-f") + 1] = path
         # The path a fresh `python -m ipykernel_launcher` would have: cwd, then PYTHONPATH
         # (the private kit), then the interpreter's own entries.
         extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -202,7 +351,7 @@ def _become_kernel(request: dict) -> None:
         import random
 
         random.seed()
-        sys.argv = ["ipykernel_launcher", *request["args"]]
+        sys.argv = ["ipykernel_launcher", *args]
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
@@ -224,31 +373,77 @@ def _become_kernel(request: dict) -> None:
 # --- the worker side ---------------------------------------------------------------------
 
 def _ask(request: dict, timeout: float = 30.0) -> dict:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(_server["socket"])
-        sock.sendall((json.dumps(request) + "\n").encode())
-        return json.loads(sock.makefile("r").readline() or "{}")
+    proc = _server.get("proc")
+    if proc is None or proc.poll() is not None:
+        raise OSError("the warm kernel process is not running")
+    try:
+        proc.stdin.write(json.dumps(request) + "\n")
+        proc.stdin.flush()
+    except (BrokenPipeError, ValueError) as err:
+        raise OSError(f"the warm kernel process is gone ({err})") from err
+    line = _read_line(proc, timeout)
+    if not line:
+        raise OSError("the warm kernel process did not answer")
+    return json.loads(line)
+
+
+def _read_line(proc, timeout: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline() if ready else ""
+
+
+def _ipc_dir(uid: int) -> str:
+    """This worker's folder for kernel sockets, shared with its sandboxes (made once, removed at exit)."""
+    import atexit
+
+    if not _ipc.get("dir") or not os.path.isdir(_ipc["dir"]):
+        from autograder import sandbox
+
+        if not _ipc:
+            atexit.register(_cleanup_ipc)
+        _ipc["dir"] = sandbox.make_ipc_dir(uid)
+    return _ipc["dir"]
+
+
+_ipc: dict = {}
+
+
+def _cleanup_ipc() -> None:
+    import shutil
+
+    folder = _ipc.pop("dir", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_server(settings, kit: str | None = None) -> None:
-    """Start this worker's zygote from ``kit`` (default: the settings' pristine kit)."""
+    """Start this worker's zygote from ``kit`` (default: the settings' pristine kit), in its sandbox."""
     stop_server()
     kit = kit or settings.kit
-    folder = Path(settings.work) / ".zygotes"
-    folder.mkdir(parents=True, exist_ok=True)
-    sock_path = str(folder / f"zygote-{os.getpid()}.sock")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1])] +
-                                        [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    proc = subprocess.Popen([sys.executable, "-m", "autograder.forkkernel", sock_path, kit],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
-    line = proc.stdout.readline() if proc.stdout else ""
+    sandboxed = bool(getattr(settings, "sandbox", False))
+    if sandboxed:
+        from autograder import sandbox
+
+        uid = sandbox.sandbox_uid(os.getpid())
+        ipc = _ipc_dir(uid)
+        env = sandbox.base_env({"PYTHONPATH": sandbox.KIT})
+        argv = sandbox.command([sys.executable, "-m", "autograder.forkkernel", sandbox.KIT, "--sandboxed"],
+                               kit=kit, ipc_dir=ipc, env=env, limits=sandbox.Limits.from_dict(settings.limits),
+                               uid=uid)
+    else:
+        ipc = None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1])] +
+                                            [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        argv = [sys.executable, "-m", "autograder.forkkernel", kit]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    line = _read_line(proc, 180)
     info = json.loads(line) if line.strip().startswith("{") else {"error": line or "no answer"}
     if "ready" not in info:
         proc.kill()
+        proc.wait()
         raise RuntimeError(f"the warm kernel process did not start: {info.get('error')}")
-    _server.update({"proc": proc, "socket": sock_path, "kit": kit, "settings": settings})
+    _server.update({"proc": proc, "kit": kit, "settings": settings, "sandboxed": sandboxed, "ipc": ipc})
 
 
 def stop_server() -> None:
@@ -261,7 +456,9 @@ def stop_server() -> None:
             proc.wait(timeout=5)
         except Exception:
             proc.kill()
-    _server.clear()
+            proc.wait()
+    for key in ("kit", "settings", "sandboxed", "ipc"):
+        _server.pop(key, None)
 
 
 def server_pid() -> int | None:
@@ -269,8 +466,22 @@ def server_pid() -> int | None:
     return proc.pid if proc is not None and proc.poll() is None else None
 
 
+def reset() -> dict:
+    """End whatever the last notebook left in the zygote's sandbox; what it used ({} without a zygote)."""
+    if server_pid() is None:
+        return {}
+    try:
+        return _ask({"op": "reset"}, timeout=60)
+    except (OSError, ValueError):
+        return {}
+
+
 class _ForkedProcess:
-    """What LocalProvisioner expects of a Popen, for a kernel the zygote forked."""
+    """What LocalProvisioner expects of a Popen, for a kernel the zygote forked.
+
+    Its pid may be in the sandbox's PID namespace, so every signal goes through the zygote:
+    the grader never signals a number that could mean another process on the host.
+    """
 
     stdin = stdout = stderr = None
 
@@ -283,7 +494,9 @@ class _ForkedProcess:
             try:
                 self.returncode = _ask({"op": "status", "pid": self.pid}, timeout=10)["code"]
             except (OSError, ValueError, KeyError):
-                self.returncode = None if Path(f"/proc/{self.pid}").exists() else -9
+                self.returncode = -9  # the zygote is gone, and its kernels with it
+            if self.returncode is not None:
+                _last["exit"] = self.returncode
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -294,41 +507,84 @@ class _ForkedProcess:
             time.sleep(0.05)
         return self.returncode  # type: ignore[return-value]
 
-    def send_signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
+    def send_signal(self, signum: int, group: bool = False) -> None:
+        try:
+            _ask({"op": "signal", "pid": self.pid, "sig": int(signum), "group": group}, timeout=10)
+        except (OSError, ValueError):
+            pass
 
     def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL, group=True)
 
     def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
+        self.send_signal(signal.SIGTERM, group=True)
 
 
 class ForkProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd, **kwargs):
-        if server_pid() is None and _server.get("settings") is not None:
-            # A learner's code can kill the zygote (it is the kernel's parent): start a new one,
-            # so that only that learner's notebook was affected.
-            start_server(_server["settings"], _server.get("kit"))
-        if not _server.get("socket") or server_pid() is None:
+        settings = _server.get("settings") or _settings.get("settings")
+        fresh = settings is not None and getattr(settings, "kernel", "fork") == "fresh"
+        if settings is not None and (fresh or server_pid() is None):
+            # "fresh": a new sandbox (and warm process) per notebook. Otherwise the zygote is
+            # restarted only when a learner's code killed it (it is the kernel's parent).
+            start_server(settings, _server.get("kit") or settings.kit)
+        if server_pid() is None:
             raise RuntimeError("the warm kernel process is not running")
         try:
             args = cmd[cmd.index("ipykernel_launcher") + 1:]
         except ValueError:
             args = cmd[1:]
-        env = kwargs.get("env") or dict(os.environ)
-        answer = _ask({"op": "spawn", "args": args, "env": dict(env), "cwd": str(kwargs.get("cwd") or os.getcwd()),
-                       "zygote_kit": _server.get("kit")})
+        env = kwargs.get("env") or {}
+        request = {"op": "spawn", "args": args, "env": dict(env), "zygote_kit": _server.get("kit")}
+        if _server.get("sandboxed"):
+            from autograder import sandbox
+
+            request["cwd"] = f"{sandbox.HOME}/{getattr(settings, 'assignment', 'work')}"
+            request["connection"] = Path(self.parent.connection_file).read_text()
+            request["limits"] = sandbox.Limits.from_dict(settings.limits).to_dict()
+            request["zygote_kit"] = sandbox.KIT
+        else:
+            request["cwd"] = str(kwargs.get("cwd") or os.getcwd())
+        answer = _ask(request)
         if "pid" not in answer:
             raise RuntimeError(f"the warm kernel process could not fork a kernel: {answer}")
         self.process = _ForkedProcess(int(answer["pid"]))
         self.pid = self.process.pid
-        self.pgid = self.process.pid  # the child called setsid(): it leads its own group
+        self.pgid = None  # never os.killpg a pid that may belong to another namespace
         self.cwd = kwargs.get("cwd", Path.cwd())
         return self.connection_info
 
+    async def send_signal(self, signum: int) -> None:
+        if self.process:
+            self.process.send_signal(signum, group=True)
+
+
+_settings: dict = {}
+_last: dict = {}
+
+
+def last_exit() -> int | None:
+    """How the last kernel ended (negative: the signal that ended it), then forgotten."""
+    return _last.pop("exit", None)
+
+
+def use(settings) -> None:
+    """The settings kernels are started with (the worker calls this once)."""
+    _settings["settings"] = settings
+
 
 class ForkKernelManager(AsyncKernelManager):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        settings = _settings.get("settings")
+        if settings is not None and getattr(settings, "sandbox", False):
+            # ZMQ over unix sockets in the folder the sandbox shares with the grader: the
+            # kernel's network namespace has no route to any TCP port, and needs none.
+            from autograder import sandbox
+
+            self.transport = "ipc"
+            self.ip = f"{_ipc_dir(sandbox.sandbox_uid(os.getpid()))}/k{os.urandom(4).hex()}"
+
     async def _async_pre_start_kernel(self, **kw):
         if self.provisioner is None:
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or __import__("uuid").uuid4().hex
@@ -345,4 +601,4 @@ def available() -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1], sys.argv[2]))
+    sys.exit(_serve(sys.argv[1], "--sandboxed" in sys.argv[2:]))

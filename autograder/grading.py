@@ -59,6 +59,8 @@ class Settings:
     keep_work: bool = False
     kit_manifest: dict = field(default_factory=dict)  # the kit as it was before any learner code ran
     run_ungraded: bool = False  # also execute notebooks that have no graded cell (0 points)
+    sandbox: bool = True  # every kernel in a bwrap sandbox (autograder/sandbox.py); False: --no-sandbox
+    limits: dict = field(default_factory=dict)  # sandbox.Limits as a dict (defaults when empty)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -232,8 +234,16 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.GradingExecute.max_cell_output = settings.max_cell_output
     c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
     c.GradingExecute.kernel_env = kernel_env
-    c.GradingExecute.guard_module = str(root / ".kit" / "autograder" / "checks" / "kit_integrity.py")
-    if settings.kernel == "fork":
+    if settings.sandbox:
+        from autograder import sandbox
+
+        # The kernel reads the kit at its read-only place inside the sandbox.
+        guard = Path(settings.kit) / "autograder" / "integrity.py"
+        c.GradingExecute.guard_module = f"{sandbox.KIT}/autograder/integrity.py" if guard.exists() else ""
+    else:
+        guard = root / ".kit" / "autograder" / "integrity.py"
+        c.GradingExecute.guard_module = str(guard) if guard.exists() else ""
+    if settings.kernel == "fork" or settings.sandbox:
         from autograder import forkkernel
 
         c.GradingExecute.kernel_manager_class = forkkernel.ForkKernelManager
@@ -252,6 +262,19 @@ def _prepare(settings: Settings, root: Path, student: str, notebook: str, submit
     dest = root / "submitted" / student / settings.assignment
     dest.mkdir(parents=True)
     shutil.copy2(submitted, dest / f"{notebook}.ipynb")
+    if settings.sandbox:
+        from autograder import sandbox
+
+        # Inside the sandbox: the pristine kit read-only, everything else on the sandbox's tmpfs.
+        return {
+            "PYTHONPATH": sandbox.KIT,
+            "HOME": sandbox.HOME,
+            "IPYTHONDIR": f"{sandbox.HOME}/.ipython",
+            "COURSE_STORAGE_DIR": f"{sandbox.HOME}/.storage",
+            "PYTHONNOUSERSITE": "1",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "COURSE_GRADING": "1",
+        }
     kit_dir = root / ".kit"
     kit_mod.write(kit_files(settings), kit_dir)
     for name in (".home", ".storage", ".ipython"):
@@ -333,16 +356,25 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     app.force = True
     app.create_student = True
     ok, log, error = run_converter(app)
-    leftovers = procs.kill_new_descendants(before)
+    used = _end_of_notebook(settings)
+    keep = set()
+    if settings.sandbox and settings.kernel == "fork":
+        from autograder import forkkernel
+
+        server = forkkernel.server_pid()
+        keep = procs.descendants(server) | {server} if server else set()
+    leftovers = procs.kill_new_descendants(before, keep)
     result.log = log + (f"\n{error}\n" if error else "")
     report = execute_mod.REPORTS.pop((student, notebook), execute_mod.ExecutionReport())
     result.timings = {k: round(v, 3) for k, v in report.timings.items()}
     result.timings["autograde (all)"] = round(time.monotonic() - started, 3)
-    if leftovers:
-        result.notes.append(f"left {len(leftovers)} background process(es) running, which the grader stopped")
+    left = max(len(leftovers), int(used.get("killed", 0)))
+    if left:
+        result.notes.append(f"left {left} background process(es) running, which the grader stopped")
 
-    kit_changes = kit_mod.differences(settings.kit_manifest or kit_mod.manifest_of(kit_files(settings)),
-                                      kit_mod.manifest(root / ".kit"))
+    # In the sandbox the kit is mounted read-only: there is no private copy that could change.
+    kit_changes = [] if settings.sandbox else kit_mod.differences(
+        settings.kit_manifest or kit_mod.manifest_of(kit_files(settings)), kit_mod.manifest(root / ".kit"))
     template_digest = definition_digest(Path(settings.template) / "gradebook.db")
     gradebook_changed = False
     try:
@@ -399,6 +431,15 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         result.reason = (f"{report.stop_detail} This is a problem of the grading machine, not of the submission: "
                          "run the grade command again.")
 
+    if settings.sandbox:
+        from autograder import sandbox
+
+        limits = sandbox.Limits.from_dict(settings.limits)
+        hit = sandbox.limit_notes(_outputs_text(autograded), limits, exit_signal=used.get("exit_signal"),
+                                  used=used.get("used"), killed=left)
+        result.notes.extend(hit)
+        if hit and result.status == "failed" and not tamper:
+            result.reason += " Limits hit: " + "; ".join(hit) + "."
     if report.interrupted:
         result.notes.append(f"{_join(report.interrupted)} ran longer than {settings.cell_timeout} s and was stopped")
     if report.truncated:
@@ -427,6 +468,34 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     result.seconds = time.monotonic() - started
     _cleanup(settings, root)
     return result
+
+
+def _end_of_notebook(settings: Settings) -> dict:
+    """End what the notebook left in its sandbox; how the kernel ended and what it used."""
+    if not (settings.sandbox or settings.kernel == "fork"):
+        return {}
+    from autograder import forkkernel
+
+    used = forkkernel.reset()
+    code = forkkernel.last_exit()
+    if code is not None and code < 0:
+        used["exit_signal"] = -code
+    if settings.kernel == "fresh":
+        forkkernel.stop_server()  # a fresh kernel's sandbox ends with its notebook
+    return used
+
+
+def _outputs_text(notebook_path: Path) -> str:
+    """Every output of the executed notebook as text (what hit a limit shows up there)."""
+    try:
+        nb = nbformat.read(str(notebook_path), as_version=4)
+    except Exception:
+        return ""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(str(out.get("ename", "")) + " " + str(out.get("evalue", "")) + " " + str(out.get("text", "")))
+    return "\n".join(parts)[:1_000_000]
 
 
 def _path_roots(settings: Settings, root: Path) -> list[tuple[str, str]]:

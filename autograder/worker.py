@@ -43,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = grading.Settings.from_json(settings_path.read_text())
     grading.kit_files(settings)  # read (and check) the pristine kit before any learner code runs
     grading.preload()
-    if settings.kernel == "fork":
+    if settings.kernel == "fork" or settings.sandbox:
         from autograder import forkkernel
 
-        forkkernel.start_server(settings)
+        forkkernel.use(settings)
+        if settings.kernel == "fork":
+            forkkernel.start_server(settings)
     out.write(json.dumps({"ready": os.getpid()}) + "\n")
 
     for line in sys.stdin:
