@@ -5,7 +5,8 @@ machine, and, in a failing test's traceback, the very line of the test that
 failed. Feedback here is nbgrader's own (GenerateFeedback, its template and
 scores), with three changes:
 
-- ``ClearHiddenTests`` removes hidden test regions from the cells;
+- ``ClearHiddenTestsInTestCells`` removes hidden test regions from the test cells (a learner's
+  own cell that mentions the markers is left as written);
 - ``SanitizeOutputs`` reduces a test cell's error to "ErrorName: message" (a
   traceback would show the failing line of the test) and shortens every
   absolute path in every output;
@@ -102,6 +103,26 @@ class SanitizeOutputs(NbGraderPreprocessor):
         return cell, resources
 
 
+def _clear_hidden_tests_class():
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    class ClearHiddenTestsInTestCells(ClearHiddenTests):
+        """Hidden tests are cut from test cells only.
+
+        nbgrader's own step reads every cell, and raises on a learner's cell that merely
+        contains the words ``### BEGIN HIDDEN TESTS`` (no END, or outside a graded cell), so
+        that learner got no feedback page at all. Hidden tests only ever live in test cells,
+        which the grader restored from the gradebook, so nothing hidden is left behind.
+        """
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            if cell.cell_type == "code" and is_test_cell(cell):
+                return super().preprocess_cell(cell, resources, cell_index)
+            return cell, resources
+
+    return ClearHiddenTestsInTestCells
+
+
 class _TemplateCache:
     """Compiled Jinja templates kept between pages: nbgrader compiles its feedback
     template anew for every notebook, which costs more than rendering it."""
@@ -145,11 +166,12 @@ _EXPORTER = None
 
 def feedback_config(autograde_config: Config, roots: list[tuple[str, str]] | None = None) -> Config:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+    from nbgrader.preprocessors import GetGrades
 
     c = Config()
     c.CourseDirectory = autograde_config.CourseDirectory
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SanitizeOutputs, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, _clear_hidden_tests_class(), SanitizeOutputs,
+                                        CSSHTMLHeaderPreprocessor]
     c.SanitizeOutputs.roots = [list(pair) for pair in (roots or path_roots())]
     global _EXPORTER
     if _EXPORTER is None:

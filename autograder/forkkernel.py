@@ -310,7 +310,9 @@ def _set_limits(limits: dict) -> None:
                       ("RLIMIT_CPU", "cpu_seconds")):
         value = limits.get(key)
         if value:
-            resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+            # CPU: SIGXCPU at the soft limit (it names the cause), SIGKILL a second later.
+            hard = int(value) + 1 if key == "cpu_seconds" else int(value)
+            resource.setrlimit(getattr(resource, name), (int(value), hard))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
