@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` from PATH, so the environment's bin/ goes first.
 RUN := PATH="$(BIN):$$PATH" COURSE_ROOT="$(CURDIR)"
 
-.PHONY: env grade test bench lab release lock browser clean drift
+.PHONY: env grade test bench lab release lock browser sandbox clean drift
 
 env: $(STAMP)
 
@@ -30,14 +30,14 @@ $(STAMP): requirements.lock pyproject.toml
 	  --config-settings editable_mode=compat -e .
 	@touch $(STAMP)
 
-grade: env
+grade: env sandbox
 	$(RUN) $(PY) -m autograder demo
 
-test: env browser
+test: env browser sandbox
 	$(RUN) $(PY) -m pytest -q
 
 # Benchmarks, not tests: each section measures its alternatives side by side in one run.
-bench: env
+bench: env sandbox
 	$(RUN) $(PY) -m autograder.bench_kit
 	$(RUN) $(PY) -m autograder.bench_notebooks
 	$(RUN) $(PY) -m autograder.bench
@@ -66,6 +66,17 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "note: /usr/bin/chromium is missing and apt needs root: the browser test will be skipped (sudo make browser)"; \
+	  fi; }
+
+# Debian's bubblewrap: every graded notebook's kernel runs in a bwrap sandbox (autograder/sandbox.py).
+# Without it `grade` refuses (unless --no-sandbox) and the sandbox tests are skipped.
+sandbox:
+	@test -x /usr/bin/bwrap -a -x /usr/bin/setpriv || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's bubblewrap for the grading sandbox (once)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux >/dev/null; \
+	  else \
+	    echo "note: /usr/bin/bwrap is missing and apt needs root: grade will refuse without --no-sandbox (sudo make sandbox)"; \
 	  fi; }
 
 # --all keeps setuptools (the build backend `make env` installs the project with); not pip itself.

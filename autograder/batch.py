@@ -22,7 +22,7 @@ import nbformat
 from autograder import course_records, intake, kit, pool, report, workspace
 from autograder import sandbox as sandbox_mod
 from autograder.grading import NotebookResult, Settings, failed_result, max_scores, template_notebooks
-from autograder.paths import ASSIGNMENT, BUILD, ROOT, SOURCE
+from autograder.paths import ASSIGNMENT, BUILD, RELEASE, ROOT, SOURCE
 
 
 class BatchError(Exception):
@@ -48,6 +48,71 @@ def _readable_by_all(folder: Path) -> None:
         os.chmod(dirpath, 0o755)
         for name in filenames:
             os.chmod(os.path.join(dirpath, name), 0o644)
+
+
+def _refuse_overlaps(submissions: Path, out: Path, source_root: Path) -> None:
+    """--out is replaced as a whole: it must not hold, or be held by, anything that is not ours."""
+    if out == submissions or submissions in out.parents or out in submissions.parents:
+        raise BatchError(f"--out {out} overlaps the submissions folder {submissions}; grading never writes "
+                         "into (or around) the learners' folder. Choose another --out.")
+    protected = {ROOT, SOURCE, RELEASE, ROOT / "course", ROOT / "autograder", source_root}
+    for path in protected:
+        if out == path or out in path.parents or path in out.parents and path != ROOT:
+            raise BatchError(f"--out {out} overlaps {path}, part of the course; its feedback/ and autograded/ "
+                             "would replace the course's own. Choose a folder of its own, e.g. grades/.")
+    if any((out / name).exists() for name in ("gradebook.db", "nbgrader_config.py", "source", "release")):
+        raise BatchError(f"--out {out} looks like an nbgrader course folder (it holds gradebook.db, source/ or "
+                         "release/); grading would replace its feedback/ and autograded/. Choose another --out.")
+
+
+class _Lock:
+    def __init__(self, handle) -> None:
+        self.handle = handle
+
+    def close(self) -> None:
+        try:
+            self.handle.close()  # closing releases the lock (so does the process ending)
+        except OSError:
+            pass
+
+
+def _lock_out(out: Path) -> _Lock:
+    """One run at a time per --out: a second run would replace the first one's results half-way."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / ".grading.lock", "a+")
+    except OSError as err:
+        raise BatchError(f"--out {out} cannot be written ({err}). Choose another --out.") from err
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise BatchError(f"Another grading run ({holder}) is writing into {out} right now. Wait for it to "
+                         "finish, or choose another --out.") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    return _Lock(handle)
+
+
+def _term_as_interrupt():
+    """SIGTERM ends a run as Ctrl-C does: workers stopped, the build folder (hand-ins, hidden tests) removed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def default_workers() -> int:
@@ -119,11 +184,11 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
     if not submissions.is_dir():
         raise BatchError(f"The submissions folder {submissions} does not exist. Pass the folder that holds one "
                          "folder or .zip per student.")
-    if out == submissions or submissions in out.parents:
-        raise BatchError(f"--out {out} is inside the submissions folder; grading never writes into the "
-                         "learners' folder. Choose another --out.")
+    _refuse_overlaps(submissions, out, Path(source_root).resolve())
+    lock = _lock_out(out)
     work = Path(work_root or BUILD / "grading").resolve() / f"run-{os.getpid()}-{int(time.time())}"
     work.mkdir(parents=True, exist_ok=True)
+    restore_term = _term_as_interrupt()
     try:
         timings: dict[str, float] = {}
         clock = time.monotonic()
@@ -138,8 +203,9 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         repo_kit_before = kit.manifest(kit_root)
         notebooks = template_notebooks(template, assignment)
         maxima = max_scores(template, assignment)
+        ignored: list[str] = []
         try:
-            intakes = intake.take_in_class(submissions, notebooks, work / "intake", assignment)
+            intakes = intake.take_in_class(submissions, notebooks, work / "intake", assignment, ignored)
         except intake.IntakeError as err:
             raise BatchError(str(err)) from err
         if students:
@@ -147,6 +213,7 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                 intakes = course_records.only(intakes, students)
             except course_records.RecordsError as err:
                 raise BatchError(str(err)) from err
+        origins = {s.student_id: s.origin for s in intakes}
 
         scratch = _scratch(work)
         settings = Settings(template=str(template), kit=str(kit_dir), work=str(scratch),
@@ -193,7 +260,9 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                 "Grading was not affected (every notebook used a private copy), but check the change: "
                 f"`git status {' '.join(sorted({c.split('/')[0] for c in changed}))}` and "
                 "`git checkout -- <file>` to undo one a submission made.")
-        notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes]
+        notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes] + ignored
+        for r in results:
+            r.source = origins.get(r.student_id, "")
         if not sandbox:
             for r in results:
                 r.reason = (r.reason + " " if r.reason else "") + NO_SANDBOX_NOTE
@@ -218,6 +287,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         return BatchResult(results=results, out=out, summary=summary, seconds=seconds, warnings=warnings,
                            timings=timings)
     finally:
+        restore_term()
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(_scratch(work, create=False), ignore_errors=True)
+        lock.close()

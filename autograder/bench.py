@@ -10,8 +10,9 @@ process, one student after another, a fresh kernel per notebook (what an
 instructor runs by hand). Ours: ``python -m autograder grade`` with its
 defaults. Both produce grades and feedback for every notebook.
 
-Printed: seconds, the ratio, seconds per student, and the time a class of 200
-would take (fixed start-up cost + 200 x the measured cost per student).
+Printed: seconds, the ratio, seconds per student, the time a class of 200
+would take (fixed start-up cost + 200 x the measured cost per student), and
+the sandbox's cost per notebook: the same class graded with and without it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: one per core)")
     parser.add_argument("--skip-stock", action="store_true", help="measure only `grade` (quick)")
+    parser.add_argument("--skip-no-sandbox", action="store_true", help="do not also grade without the sandbox")
     args = parser.parse_args(argv)
     os.environ["PATH"] = with_venv_on_path()["PATH"]
     workers = args.workers or batch.default_workers()
@@ -90,12 +92,18 @@ def main(argv: list[str] | None = None) -> int:
             print("Stock nbgrader (autograde + generate_feedback, serial) ...", flush=True)
             stock = run_stock(work, klass)
             print(f"  {stock:.1f} s", flush=True)
-        print(f"grade ({workers} workers, {batch.default_kernel()} kernels) ...", flush=True)
-        started = time.monotonic()
-        result = batch.grade_submissions(klass, work / "out", workers, work_root=work / "grading",
-                                         progress_stream=open(os.devnull, "w"))
-        ours = time.monotonic() - started
-        print(f"  {ours:.1f} s", flush=True)
+        runs = {}
+        for label, sandboxed in (("sandbox", True), ("no sandbox", False)):
+            if not sandboxed and args.skip_no_sandbox:
+                continue
+            print(f"grade ({workers} workers, {batch.default_kernel()} kernels, {label}) ...", flush=True)
+            started = time.monotonic()
+            runs[label] = (batch.grade_submissions(klass, work / f"out-{sandboxed}", workers,
+                                                   work_root=work / "grading", sandbox=sandboxed,
+                                                   progress_stream=open(os.devnull, "w")),
+                           time.monotonic() - started)
+            print(f"  {runs[label][1]:.1f} s", flush=True)
+        result, ours = runs["sandbox"]
 
     n = len(ids)
     fixed = result.timings.get("prepare", 0.0) + result.timings.get("workers ready", 0.0)
@@ -112,6 +120,23 @@ def main(argv: list[str] | None = None) -> int:
     projection = fixed + 200 * per_student
     print(f"projection for 200 students: {projection / 60:.1f} min with grade"
           + (f", {200 * stock / n / 60:.1f} min with stock nbgrader" if stock is not None else ""))
+    if "no sandbox" in runs:
+        print("\nThe sandbox's cost, per graded notebook (same class, same run):")
+        print(f"{'':28}{'s/notebook':>11}{'kernel start':>14}{'autograde':>11}")
+        for label, (res, total) in runs.items():
+            graded = [r for r in res.results if r.timings]
+            fixed_l = res.timings.get("prepare", 0.0) + res.timings.get("workers ready", 0.0)
+            wall = max(0.0, total - fixed_l) * workers / max(1, len(graded))  # worker-seconds per notebook
+            start = sum(r.timings.get("kernel start", 0.0) for r in graded) / max(1, len(graded))
+            auto = sum(r.timings.get("autograde (all)", 0.0) for r in graded) / max(1, len(graded))
+            print(f"{label:28}{wall:11.2f}{start:14.2f}{auto:11.2f}")
+        base = runs["no sandbox"][0]
+        on = [r.timings.get("autograde (all)", 0.0) for r in result.results if r.timings]
+        off = [r.timings.get("autograde (all)", 0.0) for r in base.results if r.timings]
+        if on and off:
+            delta = sum(on) / len(on) - sum(off) / len(off)
+            print(f"sandbox cost: {delta:+.2f} s per notebook ({100 * delta / (sum(off) / len(off)):+.0f}% of "
+                  "a notebook's grading time), measured side by side")
     kernel_cpu = [r.timings.get("kernel cpu", 0.0) for r in result.results if r.timings]
     if kernel_cpu:
         print(f"(learner-notebook CPU inside kernels: {sum(kernel_cpu) / n:.1f} s per student, "

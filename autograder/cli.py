@@ -105,6 +105,9 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
     except batch.BatchError as err:
         print(f"\nGrading could not run: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (batch turns it into this)
+        print("\nInterrupted: workers stopped, the build folder removed, --out left as it was.", file=sys.stderr)
+        return 130
     print()
     print(result.summary, end="")
     out = _where(result.out)

@@ -89,6 +89,7 @@ class NotebookResult:
     submitted_at: str = ""  # UTC, "YYYY-MM-DD HH:MM:SS"; "" when unknown
     seconds_late: float = 0.0
     late_penalty: float = 0.0
+    source: str = ""  # the folder or .zip in the submissions folder this came from
 
     feedback_path: str | None = None
     autograded_path: str | None = None
@@ -403,8 +404,14 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     result.score, result.max_score, result.status = score, max_score, "graded"
     result.cells = {g["name"]: [g["score"], g["max_score"]] for g in grades}
     tamper = []
+    outputs = _outputs_text(autograded) if settings.sandbox else ""
     if kit_changes:
         tamper.append("changed the course kit while it was graded (" + "; ".join(kit_changes[:3]) + ")")
+    refused = _refused_writes(outputs)
+    if refused:
+        # The sandbox made the write fail; the attempt itself is what the course scores 0.
+        tamper.append("tried to rewrite the course kit or the Python environment (" + "; ".join(refused[:3])
+                      + "; the sandbox refused)")
     if gradebook_changed:
         tamper.append("changed the grader's gradebook while it was graded")
     if report.tampered:
@@ -435,7 +442,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         from autograder import sandbox
 
         limits = sandbox.Limits.from_dict(settings.limits)
-        hit = sandbox.limit_notes(_outputs_text(autograded), limits, exit_signal=used.get("exit_signal"),
+        hit = sandbox.limit_notes(outputs, limits, exit_signal=used.get("exit_signal"),
                                   used=used.get("used"), killed=left)
         result.notes.extend(hit)
         if hit and result.status == "failed" and not tamper:
@@ -483,6 +490,24 @@ def _end_of_notebook(settings: Settings) -> dict:
     if settings.kernel == "fresh":
         forkkernel.stop_server()  # a fresh kernel's sandbox ends with its notebook
     return used
+
+
+def _refused_writes(outputs: str) -> list[str]:
+    """Files of the kit or the venv a notebook tried to write, as the failed writes' errors name them."""
+    import re
+    import sys
+
+    from autograder import sandbox
+
+    places = [sandbox.KIT, os.path.realpath(sys.prefix)]
+    found = []
+    for match in re.finditer(r"Read-only file system: '([^']+)'", outputs):
+        path = match.group(1)
+        if any(path == p or path.startswith(p + "/") for p in places):
+            shown = path.replace(sandbox.KIT + "/", "")
+            if shown not in found:
+                found.append(shown)
+    return found
 
 
 def _outputs_text(notebook_path: Path) -> str:

@@ -69,23 +69,42 @@ def _unique(base: str, taken: set[str]) -> str:
     return candidate
 
 
-def list_students(submissions: Path) -> list[tuple[str, Path]]:
-    """(student id, folder or zip) for every entry that looks like a student's hand-in."""
+# Left out without a row: what file managers and version control leave in any folder.
+IGNORED_ENTRIES = (*LITTER, ".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+def list_students(submissions: Path, skipped: list[tuple[str, Path, str]] | None = None) -> list[tuple[str, Path]]:
+    """(student id, folder or zip) for every entry that looks like a student's hand-in.
+
+    Entries that are not graded (a hidden folder, a link, a stray file) go into ``skipped``
+    as (student id, entry, why), so that each still gets a row that says why.
+    """
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise IntakeError(f"The submissions folder {submissions} does not exist or is not a folder.")
     entries = []
     taken: set[str] = set()
     for entry in sorted(submissions.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith(".") or entry.name in LITTER:
+        if entry.name in IGNORED_ENTRIES:
             continue
+        why = None
         if entry.is_symlink():
-            continue  # never follow a link out of the class folder
-        if entry.is_dir():
+            why = "it is a link, and the grader never follows a link out of the class folder"
+        elif entry.name.startswith("."):
+            why = "its name starts with a dot (a hidden folder or file)"
+        elif entry.is_dir():
             base = entry.name
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             base = entry.stem
-        else:
+        elif entry.suffix.lower() == ".ipynb":
+            why = "a notebook on its own is not a hand-in (one folder or .zip per student)"
+        else:  # a README or a list of names beside the hand-ins: said in the summary, no row
+            if skipped is not None:
+                skipped.append(("", entry, "it is neither a folder nor a .zip file"))
+            continue
+        if why:
+            if skipped is not None:
+                skipped.append((_unique(safe_student_id(entry.name), taken), entry, why))
             continue
         entries.append((_unique(safe_student_id(base), taken), entry))
     return entries
@@ -176,6 +195,9 @@ def check_notebook(data: bytes, name: str) -> str | None:
                 "that JupyterLab saved.")
     try:
         raw = json.loads(text)
+    except RecursionError:
+        return (f"{filename} is not a notebook JSON can hold: it is nested thousands of levels deep. "
+                "Hand in the .ipynb file that JupyterLab saved.")
     except json.JSONDecodeError as err:
         return (f"{filename} is damaged: it is not valid notebook JSON (line {err.lineno}, column "
                 f"{err.colno}: {err.msg}). This happens when a notebook is edited outside Jupyter or "
@@ -257,12 +279,32 @@ def take_in(student_id: str, origin: Path, notebooks: list[str], dest: Path, ass
     return result
 
 
-def take_in_class(submissions: Path, notebooks: list[str], dest_root: Path, assignment: str) -> list[StudentIntake]:
+def take_in_class(submissions: Path, notebooks: list[str], dest_root: Path, assignment: str,
+                  ignored: list[str] | None = None) -> list[StudentIntake]:
     """Every student of ``submissions``; each gradable notebook copied under ``dest_root/<id>/``."""
-    students = list_students(submissions)
+    skipped: list[tuple[str, Path, str]] = []
+    students = list_students(submissions, skipped)
     if not students:
         raise IntakeError(
             f"No student was found in {submissions}: expected one folder or one .zip per student.")
     if dest_root.exists():
         shutil.rmtree(dest_root)
-    return [take_in(sid, origin, notebooks, dest_root / sid, assignment) for sid, origin in students]
+    result = []
+    for sid, origin in students:
+        try:
+            result.append(take_in(sid, origin, notebooks, dest_root / sid, assignment))
+        except Exception as err:  # noqa: BLE001  one hand-in must never stop the class's intake
+            problem = (f"The hand-in {origin.name} could not be read ({type(err).__name__}: {str(err)[:200]}). "
+                       "Open each notebook in JupyterLab, save it, and hand it in again.")
+            result.append(StudentIntake(student_id=sid, origin=origin.name, notebooks={
+                name: NotebookIntake(name=name, problem=problem) for name in notebooks}))
+    for sid, entry, why in skipped:
+        if not sid:
+            if ignored is not None:
+                ignored.append(f"{entry.name} was not graded: {why}")
+            continue
+        problem = (f"{entry.name} in the submissions folder was not graded: {why}. If it is a student's "
+                   "hand-in, put it there as a plain folder or .zip with a name that does not start with a dot.")
+        result.append(StudentIntake(student_id=sid, origin=entry.name, notebooks={
+            name: NotebookIntake(name=name, problem=problem) for name in notebooks}))
+    return result

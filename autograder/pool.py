@@ -10,7 +10,7 @@ every notebook handed to it comes back with a result:
   that student's notebooks go back in the queue for a fresh worker;
 - a worker that dies is replaced; its student's unfinished notebooks are tried
   once more, and a notebook that kills a worker twice is failed, not retried;
-- if no worker can start at all, grading cannot run: ``PoolError`` says why.
+- if no worker can start at all, every notebook left gets a ``failed`` row that says so.
 """
 
 from __future__ import annotations
@@ -201,8 +201,19 @@ def grade(tasks: list[Task], settings_path: Path, results_dir: Path, logs_dir: P
 
     try:
         while len(results) < expected:
-            if len(failures_to_start) >= 3:
-                raise PoolError("no grading worker could start. Last worker log:\n" + failures_to_start[-1])
+            if len(failures_to_start) >= 3 and not any(w.ready for w in pool):
+                # No worker starts: every notebook still queued gets a row that says so, and the
+                # batch ends with its grades.csv instead of dying without one.
+                tail = " ".join((failures_to_start[-1] or "no log").split())[-300:]
+                while queue:
+                    task = queue.popleft()
+                    for name in sorted(task.notebooks):
+                        emit(failed_result(task.student, name, task.maxima.get(name, 0.0), (
+                            "The grader could not start a worker process to grade this notebook (not the "
+                            f"learner's doing; last worker log: {tail}). Run the grade command again.")))
+                if len(results) >= expected:
+                    break
+                failures_to_start.clear()
             busy = sum(1 for w in pool if w.task is not None)
             while len(pool) < min(count, len(queue) + busy):
                 start()

@@ -29,20 +29,21 @@ def fmt(x: float) -> str:
 # After the base columns: the hand-in time and late penalty (autograder/late.py), then one column
 # per graded part, "1.1 <grade_id>" ... (autograder/parts.py), empty in other notebooks' rows.
 LATE_COLUMNS = ["submitted_at", "seconds_late", "late_penalty"]
+SOURCE_COLUMNS = ["source"]  # the folder or .zip in the submissions folder each row came from
 
 
 def csv_text(results: list[NotebookResult], assignment: str, parts: list | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     parts = list(parts or [])
-    writer.writerow(COLUMNS + LATE_COLUMNS + [p.column for p in parts])
+    writer.writerow(COLUMNS + LATE_COLUMNS + SOURCE_COLUMNS + [p.column for p in parts])
     for r in sorted(results, key=lambda r: (r.student_id, r.notebook)):
         cells = r.cells or {}
         part_scores = [fmt(cells[p.grade_id][0]) if p.grade_id in cells
                        else ("0" if p.notebook == r.notebook else "") for p in parts]
         writer.writerow([r.student_id, assignment, r.notebook, fmt(r.score), fmt(r.max_score), r.status,
                          " ".join(r.reason.split()), r.submitted_at, fmt(round(r.seconds_late)),
-                         fmt(r.late_penalty), *part_scores])
+                         fmt(r.late_penalty), r.source, *part_scores])
     return buffer.getvalue()
 
 

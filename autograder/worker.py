@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
 
         forkkernel.use(settings)
         if settings.kernel == "fork":
-            forkkernel.start_server(settings)
+            try:
+                forkkernel.start_server(settings)
+            except Exception as err:  # noqa: BLE001  retried per notebook; one that cannot start fails alone
+                print(f"the warm kernel process did not start ({err}); retrying per notebook", file=sys.stderr)
     out.write(json.dumps({"ready": os.getpid()}) + "\n")
 
     for line in sys.stdin:

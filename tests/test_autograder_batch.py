@@ -59,8 +59,10 @@ EXPECTED = {
     "edited_test": {"00_double": ("graded", 0), "01_greet": ("graded", 3)},
     "huge_output": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "network": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
+    # In the sandbox the kit is read-only (a refused write still scores 0) and the gradebook out of
+    # sight: that attempt is a cell error, and the notebook is graded as written (tests/test_sandbox.py).
     "tamper_kit": {"00_double": ("failed", 0), "01_greet": ("graded", 3)},
-    "tamper_gradebook": {"00_double": ("failed", 0), "01_greet": ("graded", 0)},
+    "tamper_gradebook": {"00_double": ("graded", 0), "01_greet": ("graded", 0)},
     "tamper_repo": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "background": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "unknown_metadata": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
@@ -78,9 +80,9 @@ REASONS = {
     ("edited_test", "01_greet"): ["points of 'test_greet' were changed"],
     ("huge_output", "00_double"): ["was cut"],
     ("network", "00_double"): ["tried to reach the network (example.com)"],
-    ("tamper_kit", "00_double"): ["changed the course kit", "autograder/checks/__init__.py", "scores 0"],
-    ("tamper_gradebook", "00_double"): ["changed the grader's gradebook", "scores 0"],
     ("background", "00_double"): ["background process"],
+    ("tamper_kit", "00_double"): ["tried to rewrite the course kit", "autograder/checks.py", "sandbox refused",
+                                  "scores 0"],
 }
 
 
@@ -212,10 +214,29 @@ def test_the_learners_folder_is_untouched(graded):
     assert _digest(graded["klass"]) == graded["before"]
 
 
-def test_a_change_to_the_repository_kit_is_reported_but_grades_nobody_else(graded):
-    warnings = graded["result"].warnings
-    assert any("course/routing.py was changed" in w for w in warnings), warnings
-    assert "Warnings" in (graded["root"] / "out" / "summary.txt").read_text()
+def test_the_repository_kit_is_out_of_reach_of_a_notebook(graded):
+    """The repo (and the grader's environment naming it) do not exist inside the sandbox."""
+    assert graded["result"].warnings == []
+    tamper = graded["rows"][("tamper_repo", "00_double")]
+    assert (tamper.status, tamper.score) == ("graded", 2)
+    autograded = graded["root"] / "out" / "autograded" / "tamper_repo" / "crew_processes" / "00_double.ipynb"
+    assert "KeyError" in autograded.read_text()  # AUTOGRADER_TEST_REPO_KIT is not in the kernel's environment
+
+
+def test_without_a_sandbox_a_kit_or_gradebook_change_scores_0_and_says_so(graded, tmp_path):
+    """--no-sandbox keeps the older defences: private kit and gradebook copies, compared afterwards."""
+    klass = tmp_path / "class"
+    for student in ("tamper_kit", "tamper_gradebook"):
+        shutil.copytree(graded["klass"] / student, klass / student)
+    result = batch.grade_submissions(klass, tmp_path / "out", 2, source_root=graded["root"] / "course" / "source",
+                                     cell_timeout=CELL_TIMEOUT, work_root=tmp_path / "work", sandbox=False,
+                                     progress_stream=open(os.devnull, "w"))
+    rows = {(r.student_id, r.notebook): r for r in result.results}
+    kit, book = rows[("tamper_kit", "00_double")], rows[("tamper_gradebook", "00_double")]
+    assert (kit.status, kit.score) == ("failed", 0) and "autograder/checks.py" in kit.reason
+    assert (book.status, book.score) == ("failed", 0) and "changed the grader's gradebook" in book.reason
+    assert all(batch.NO_SANDBOX_NOTE in r.reason for r in result.results)
+    assert "Sandbox: OFF" in (tmp_path / "out" / "summary.txt").read_text()
 
 
 def test_no_process_is_left_behind(graded):

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from autograder import batch, workspace
+from autograder.paths import ROOT
 
 import autograder_synth as synth
 
@@ -58,7 +59,7 @@ def test_a_notebook_that_kills_its_worker_fails_alone(tmp_path, course):
         "killer": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": KILL_PARENT}),
                    "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
         "other": {"00_double": synth.student_notebook(rel["00_double"], synth.GOOD)},
-    }, kernel="fresh")  # a fresh kernel's parent is the worker itself
+    }, kernel="fresh", sandbox=False)  # without a sandbox, a fresh kernel's parent is the worker itself
     assert rows[("killer", "00_double")].status == "failed"
     assert "died twice" in rows[("killer", "00_double")].reason
     assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
@@ -66,13 +67,16 @@ def test_a_notebook_that_kills_its_worker_fails_alone(tmp_path, course):
 
 
 def test_a_notebook_that_kills_the_warm_process_does_not_hurt_the_next(tmp_path, course):
+    """A forked kernel's parent is the warm process, the first process of its sandbox: killing it
+    ends that sandbox (and the kernel with it); the next notebook gets a new one."""
     source, rel = course
     kill_then_answer = KILL_PARENT + "\ndef double(x):\n    return 2 * x"
     rows = _grade(tmp_path, source, {
         "killer": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": kill_then_answer}),
                    "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
-    }, kernel="fork")  # a forked kernel's parent is the warm process
-    assert (rows[("killer", "00_double")].status, rows[("killer", "00_double")].score) == ("graded", 2)
+    }, kernel="fork")
+    assert (rows[("killer", "00_double")].status, rows[("killer", "00_double")].score) == ("failed", 0)
+    assert "kernel stopped" in rows[("killer", "00_double")].reason
     assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
 
 
@@ -83,5 +87,11 @@ def test_grading_that_cannot_run_says_why(tmp_path, course):
     with pytest.raises(batch.BatchError, match="No source notebooks"):
         batch.grade_submissions(klass, tmp_path / "out", 1, source_root=tmp_path / "nothing",
                                 work_root=tmp_path / "work")
-    with pytest.raises(batch.BatchError, match="inside the submissions folder"):
+    with pytest.raises(batch.BatchError, match="overlaps the submissions folder"):
         batch.grade_submissions(klass, klass / "out", 1, source_root=source, work_root=tmp_path / "work")
+    with pytest.raises(batch.BatchError, match="overlaps the submissions folder"):  # grade y/feedback --out y
+        batch.grade_submissions(klass, tmp_path, 1, source_root=source, work_root=tmp_path / "work")
+    for course_folder in (source, source.parent, ROOT):
+        with pytest.raises(batch.BatchError, match="overlaps|nbgrader course folder"):
+            batch.grade_submissions(klass, course_folder, 1, source_root=source, work_root=tmp_path / "work")
+    assert (klass / "ann").is_dir()

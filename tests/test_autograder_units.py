@@ -32,14 +32,14 @@ def test_csv_has_the_promised_columns_one_row_per_student_and_notebook(tmp_path)
     text = report.csv_text(results, "crew_processes")
     lines = text.splitlines()
     assert lines[0] == ("student_id,assignment,notebook,score,max_score,status,reason,"
-                        "submitted_at,seconds_late,late_penalty")  # then per-part columns, when given
+                        "submitted_at,seconds_late,late_penalty,source")  # then per-part columns, when given
     path = tmp_path / "g.csv"
     path.write_text(text)
     rows = report.read_csv(path)
     assert [(r["student_id"], r["notebook"]) for r in rows] == [("ann", "00"), ("ann", "01"), ("bob", "01")]
     assert rows[0] == {"student_id": "ann", "assignment": "crew_processes", "notebook": "00", "score": "0",
                        "max_score": "2", "status": "failed", "reason": 'It was not handed in, "quoted".',
-                       "submitted_at": "", "seconds_late": "0", "late_penalty": "0"}
+                       "submitted_at": "", "seconds_late": "0", "late_penalty": "0", "source": ""}
 
 
 def test_summary_table_gives_totals_and_failures_per_student():
