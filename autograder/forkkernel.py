@@ -6,13 +6,18 @@ spend over an hour of CPU on imports alone. Here each worker keeps one
 "zygote" process that has imported CrewAI, ipykernel and every third-party
 module the course kit imports, and nothing else: the course kit itself
 (``course``, ``autograder``) is NOT imported there, so each kernel imports it
-fresh from its own private copy, exactly as a fresh kernel would.
+fresh from the kit, exactly as a fresh kernel would.
 
-Per notebook, nbgrader's Execute asks its kernel manager for a kernel; the
-``ForkProvisioner`` asks the zygote to fork a child, which becomes a normal
-ipykernel process (own pid, own session, the notebook's cwd and environment)
-and is interrupted, killed and polled like any other kernel. Everything about
-grading (nbgrader's preprocessors, timeouts, the gradebook) is unchanged.
+The zygote lives inside the worker's bwrap sandbox (``autograder/sandbox.py``),
+so the warm state never crosses into the grader's world: it forks each kernel
+there, sets the kernel's limits (memory, processes, file size, CPU), and after
+each notebook (``reset``) kills every other process of the sandbox's PID
+namespace and empties its writable folders, so the next notebook starts from
+what a fresh sandbox holds. It is driven over its stdin/stdout (spawn, status,
+signal, reset): a pipe the kernels close, not a socket they could find. Kernel
+pids may belong to the sandbox's PID namespace, so every signal goes through
+the zygote too. With ``--kernel fresh`` a new sandbox (and zygote) is made per
+notebook; with ``--no-sandbox`` the zygote runs beside the worker as before.
 
 Forking is only safe from a single-threaded process: the zygote checks that
 it has exactly one thread after its imports and refuses to serve otherwise
