@@ -341,6 +341,8 @@ def _become_kernel(request: dict, sandboxed: bool = False) -> None:
         os.environ.update(request["env"])
         cwd = request.get("cwd") or os.getcwd()
         os.makedirs(cwd, exist_ok=True)
+        if sandboxed:
+            os.makedirs(SOCKETS, mode=0o700, exist_ok=True)
         os.chdir(cwd)
         args = list(request["args"])
         if request.get("connection") is not None and "-f" in args:
@@ -390,6 +392,8 @@ def _ask(request: dict, timeout: float = 30.0) -> dict:
         raise OSError(f"the warm kernel process is gone ({err})") from err
     line = _read_line(proc, timeout)
     if not line:
+        # Stopped (a learner can SIGSTOP its parent) or stuck: end it, the next kernel gets a new one.
+        stop_server(force=True)
         raise OSError("the warm kernel process did not answer")
     return json.loads(line)
 
@@ -399,28 +403,25 @@ def _read_line(proc, timeout: float) -> str:
     return proc.stdout.readline() if ready else ""
 
 
-def _ipc_dir(uid: int) -> str:
-    """This worker's folder for kernel sockets, shared with its sandboxes (made once, removed at exit)."""
-    import atexit
-
-    if not _ipc.get("dir") or not os.path.isdir(_ipc["dir"]):
-        from autograder import sandbox
-
-        if not _ipc:
-            atexit.register(_cleanup_ipc)
-        _ipc["dir"] = sandbox.make_ipc_dir(uid)
-    return _ipc["dir"]
+SOCKETS = "/tmp/.kernel-sockets"  # inside the sandbox: the kernel binds its ZMQ sockets here
 
 
-_ipc: dict = {}
+def _sandbox_root_pid(outer: int) -> int | None:
+    """The host pid of the sandbox's first process (bwrap's child of ``outer``): its /proc root is the sandbox's."""
+    from autograder import procs
+
+    children = [pid for pid, parent in procs._parents().items() if parent == outer]
+    return min(children) if children else None
 
 
-def _cleanup_ipc() -> None:
-    import shutil
+def host_socket_prefix() -> str | None:
+    """Where the grader reaches the kernel's sockets: through /proc/<pid>/root into the sandbox.
 
-    folder = _ipc.pop("dir", None)
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+    Nothing on the host is writable by the sandbox: its socket folder is on its own size-limited
+    /tmp, and the grader (root, or the user who owns the sandbox) connects through the magic link.
+    """
+    pid = _server.get("root_pid")
+    return f"/proc/{pid}/root{SOCKETS}" if pid else None
 
 
 def start_server(settings, kit: str | None = None) -> None:
@@ -432,13 +433,11 @@ def start_server(settings, kit: str | None = None) -> None:
         from autograder import sandbox
 
         uid = sandbox.sandbox_uid(os.getpid())
-        ipc = _ipc_dir(uid)
         env = sandbox.base_env({"PYTHONPATH": sandbox.KIT})
         argv = sandbox.command([sys.executable, "-m", "autograder.forkkernel", sandbox.KIT, "--sandboxed"],
-                               kit=kit, ipc_dir=ipc, env=env, limits=sandbox.Limits.from_dict(settings.limits),
+                               kit=kit, env=env, limits=sandbox.Limits.from_dict(settings.limits),
                                uid=uid)
     else:
-        ipc = None
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1])] +
                                             [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -450,21 +449,28 @@ def start_server(settings, kit: str | None = None) -> None:
         proc.kill()
         proc.wait()
         raise RuntimeError(f"the warm kernel process did not start: {info.get('error')}")
-    _server.update({"proc": proc, "kit": kit, "settings": settings, "sandboxed": sandboxed, "ipc": ipc})
+    _server.update({"proc": proc, "kit": kit, "settings": settings, "sandboxed": sandboxed,
+                    "root_pid": _sandbox_root_pid(proc.pid) if sandboxed else None})
 
 
-def stop_server() -> None:
+def stop_server(force: bool = False) -> None:
     proc = _server.pop("proc", None)
     if proc is not None and proc.poll() is not None:
         proc = None
     if proc is not None:
         try:
+            if force:
+                raise TimeoutError
             proc.stdin.close()
             proc.wait(timeout=5)
         except Exception:
+            from autograder import procs
+
+            tree = procs.descendants(proc.pid)
             proc.kill()
+            procs.kill_tree(tree)
             proc.wait()
-    for key in ("kit", "settings", "sandboxed", "ipc"):
+    for key in ("kit", "settings", "sandboxed", "root_pid"):
         _server.pop(key, None)
 
 
@@ -530,11 +536,6 @@ class _ForkedProcess:
 class ForkProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd, **kwargs):
         settings = _server.get("settings") or _settings.get("settings")
-        fresh = settings is not None and getattr(settings, "kernel", "fork") == "fresh"
-        if settings is not None and (fresh or server_pid() is None):
-            # "fresh": a new sandbox (and warm process) per notebook. Otherwise the zygote is
-            # restarted only when a learner's code killed it (it is the kernel's parent).
-            start_server(settings, _server.get("kit") or settings.kit)
         if server_pid() is None:
             raise RuntimeError("the warm kernel process is not running")
         try:
@@ -547,7 +548,10 @@ class ForkProvisioner(LocalProvisioner):
             from autograder import sandbox
 
             request["cwd"] = f"{sandbox.HOME}/{getattr(settings, 'assignment', 'work')}"
-            request["connection"] = Path(self.parent.connection_file).read_text()
+            # The kernel's copy names the socket folder as the kernel sees it.
+            connection = json.loads(Path(self.parent.connection_file).read_text())
+            connection["ip"] = SOCKETS + "/" + Path(connection["ip"]).name
+            request["connection"] = json.dumps(connection)
             request["limits"] = sandbox.Limits.from_dict(settings.limits).to_dict()
             request["zygote_kit"] = sandbox.KIT
         else:
@@ -585,14 +589,23 @@ class ForkKernelManager(AsyncKernelManager):
         super().__init__(*args, **kwargs)
         settings = _settings.get("settings")
         if settings is not None and getattr(settings, "sandbox", False):
-            # ZMQ over unix sockets in the folder the sandbox shares with the grader: the
-            # kernel's network namespace has no route to any TCP port, and needs none.
-            from autograder import sandbox
-
+            # ZMQ over unix sockets: the kernel's network namespace has no route to any TCP
+            # port, and needs none.
             self.transport = "ipc"
-            self.ip = f"{_ipc_dir(sandbox.sandbox_uid(os.getpid()))}/k{os.urandom(4).hex()}"
 
     async def _async_pre_start_kernel(self, **kw):
+        settings = _server.get("settings") or _settings.get("settings")
+        if settings is not None:
+            fresh = getattr(settings, "kernel", "fork") == "fresh"
+            if fresh or server_pid() is None:
+                # "fresh": a new sandbox (and warm process) per notebook. Otherwise the zygote is
+                # restarted only when a learner's code killed or stopped it (it is the kernel's parent).
+                start_server(settings, _server.get("kit") or settings.kit)
+            if self.transport == "ipc":
+                prefix = host_socket_prefix()
+                if prefix is None:
+                    raise RuntimeError("the sandbox's first process was not found")
+                self.ip = f"{prefix}/k{os.urandom(4).hex()}"
         if self.provisioner is None:
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or __import__("uuid").uuid4().hex
             self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)

@@ -6,12 +6,13 @@ hand-ins and results, reach any loopback port, plant a ``.pth`` in the venv,
 and leave processes that rewrite grades after the run. Under ``bwrap``:
 
 - own mount, PID, IPC, UTS and network namespaces (network: loopback only,
-  its own: the grader talks to the kernel over ZMQ ``ipc://`` unix sockets in
-  one folder made for it, so no TCP port of anyone is reachable);
+  its own): the kernel binds its ZMQ sockets as ``ipc://`` unix sockets on its
+  own /tmp, and the grader connects through ``/proc/<pid>/root``, so no TCP
+  port of anyone is reachable and no host folder is writable from inside;
 - the filesystem is the system (``/usr``, ``/etc``), the Python install, the
   venv and the pristine kit, all read-only; writable are only a size-limited
   tmpfs for the working folder and HOME (``/home/learner``), a size-limited
-  ``/tmp`` and ``/dev/shm``, and the kernel's socket folder. The repo,
+  ``/tmp`` and ``/dev/shm``. The repo,
   gradebooks, ``source/``, submissions, outputs and other students do not exist
   inside;
 - an unprivileged uid: run by root, bwrap keeps only CAP_SETUID/SETGID and
@@ -133,7 +134,7 @@ def sandbox_uid(slot: int) -> int:
     return UID_BASE + slot % 100_000
 
 
-def command(argv: list[str], *, kit: str, ipc_dir: str | None, env: dict[str, str], limits: Limits,
+def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
             uid: int, cwd: str = HOME) -> list[str]:
     """The full command line that runs ``argv`` in a fresh sandbox."""
     bwrap = bwrap_path()
@@ -155,8 +156,6 @@ def command(argv: list[str], *, kit: str, ipc_dir: str | None, env: dict[str, st
     args += ["--remount-ro", "/dev"]  # a user-namespace /dev is the sandbox user's: no unbounded RAM there
     args += ["--perms", "0755", "--dir", "/home"]
     args += ["--perms", "1777", "--size", str(limits.work_size), "--tmpfs", HOME]
-    if ipc_dir:
-        args += _parents_only(ipc_dir, made) + ["--bind", ipc_dir, ipc_dir]
     args += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -170,17 +169,6 @@ def command(argv: list[str], *, kit: str, ipc_dir: str | None, env: dict[str, st
     return args + list(argv)
 
 
-def _parents_only(path: str, made: set[str]) -> list[str]:
-    args = []
-    for parent in list(Path(path).parents)[::-1][1:]:
-        p = str(parent)
-        if p in made or p in ("/tmp", "/usr", "/etc", "/home", "/opt"):
-            continue
-        made.add(p)
-        args += ["--perms", "0755", "--dir", p]
-    return args
-
-
 def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """A kernel's environment: the allowlist, from scratch, with the kernel's own settings on top."""
     env = {
@@ -191,17 +179,6 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.update(extra or {})
     env.setdefault("MPLCONFIGDIR", f"{env['HOME']}/.config/matplotlib")
     return {k: str(v) for k, v in env.items() if k in ENV_ALLOWED}
-
-
-def make_ipc_dir(uid: int) -> str:
-    """A short folder for the kernel's ZMQ sockets (a unix socket path must stay under 108 bytes)."""
-    import tempfile
-
-    path = tempfile.mkdtemp(prefix="crew-ipc-", dir="/tmp")
-    if os.geteuid() == 0:
-        os.chown(path, uid, uid)
-    os.chmod(path, 0o700)
-    return path
 
 
 _PROBLEM: dict[str, str | None] = {}
@@ -222,8 +199,7 @@ def problem() -> str | None:
         with tempfile.TemporaryDirectory() as kit:
             os.chmod(kit, 0o755)
             try:
-                argv = command([sys.executable, "-c", "import os; print(os.getuid())"], kit=kit, ipc_dir=None,
-                               env=base_env(), limits=Limits(), uid=sandbox_uid(0))
+                argv = command([sys.executable, "-c", "import os; print(os.getuid())"], kit=kit, env=base_env(), limits=Limits(), uid=sandbox_uid(0))
                 done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
                 if done.returncode != 0:
                     answer = ("bwrap could not build a sandbox here (" + (done.stderr.strip().splitlines() or

@@ -136,6 +136,20 @@ def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str,
         "for folder in (os.getcwd(), os.path.expanduser('~'), '/tmp', '/dev/shm'):\n"
         "    if fill(folder) > 40 * 2**20:\n"
         "        found.append(folder)\n")
+    writable = (
+        "import os, time\nfound = []\nallowed = ('/home/learner', '/tmp', '/dev/shm')\nend = time.time() + 60\n"
+        "for top, dirs, files in os.walk('/'):\n"
+        "    if top in ('/proc', '/sys') or time.time() > end:\n"
+        "        dirs[:] = []\n"
+        "        continue\n"
+        "    if any(top == a or top.startswith(a + '/') for a in allowed) or not os.access(top, os.W_OK):\n"
+        "        continue\n"
+        "    try:\n"
+        "        open(os.path.join(top, 'zz_probe'), 'w').close()\n"
+        "        found.append(top)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('walked until', time.time() < end)\n")
     forks = (
         "import subprocess\nfound = []\nprocs = []\n"
         "for _ in range(150):\n"
@@ -158,6 +172,7 @@ def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str,
         "memory": memory + VERDICT,
         "disk": disk + VERDICT,
         "forks": forks + VERDICT,
+        "writable": writable + VERDICT,
         "cpu": "found = []" + VERDICT + "x = 0\nwhile True:\n    x += 1\n",
     }
 
@@ -256,7 +271,7 @@ def _contained(hostile, student: str) -> None:
 
 
 @pytest.mark.parametrize("student", ["hidden", "classmates", "plant", "network", "env_home", "leftover",
-                                     "memory", "disk", "forks"])
+                                     "memory", "disk", "forks", "writable"])
 def test_each_attack_reaches_nothing(hostile, student):
     _contained(hostile, student)
 
