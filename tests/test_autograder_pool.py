@@ -71,10 +71,15 @@ def test_a_notebook_that_kills_the_warm_process_does_not_hurt_the_next(tmp_path,
     ends that sandbox (and the kernel with it); the next notebook gets a new one."""
     source, rel = course
     kill_then_answer = KILL_PARENT + "\ndef double(x):\n    return 2 * x"
+    stop_then_answer = KILL_PARENT.replace("SIGKILL", "SIGSTOP") + "\ndef double(x):\n    return 2 * x"
     rows = _grade(tmp_path, source, {
         "killer": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": kill_then_answer}),
                    "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
+        # SIGSTOP instead: the warm process stops answering, and is replaced as if killed.
+        "stopper": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": stop_then_answer}),
+                    "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
     }, kernel="fork")
+    assert (rows[("stopper", "01_greet")].status, rows[("stopper", "01_greet")].score) == ("graded", 3)
     assert (rows[("killer", "00_double")].status, rows[("killer", "00_double")].score) == ("failed", 0)
     assert "kernel stopped" in rows[("killer", "00_double")].reason
     assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
