@@ -152,3 +152,12 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     assert not (tmp_path / "out" / "grades.csv").exists()
     left = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+def test_memory_flag_takes_sizes_and_refuses_nonsense(tmp_path):
+    assert sandbox.parse_size("4G") == 4 * 2**30 and sandbox.parse_size("512M") == 512 * 2**20
+    assert sandbox.parse_size("1.5GiB") == int(1.5 * 2**30)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path), "--out", str(tmp_path / "o"),
+                           "--memory", "lots"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--memory: 'lots' is not a size" in done.stderr
