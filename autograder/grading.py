@@ -235,20 +235,27 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.GradingExecute.max_cell_output = settings.max_cell_output
     c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
     c.GradingExecute.kernel_env = kernel_env
+    guard = _guard_file(Path(settings.kit))
     if settings.sandbox:
         from autograder import sandbox
 
         # The kernel reads the kit at its read-only place inside the sandbox.
-        guard = Path(settings.kit) / "autograder" / "integrity.py"
-        c.GradingExecute.guard_module = f"{sandbox.KIT}/autograder/integrity.py" if guard.exists() else ""
+        c.GradingExecute.guard_module = f"{sandbox.KIT}/{guard}" if guard else ""
     else:
-        guard = root / ".kit" / "autograder" / "integrity.py"
-        c.GradingExecute.guard_module = str(guard) if guard.exists() else ""
+        c.GradingExecute.guard_module = str(root / ".kit" / guard) if guard else ""
     if settings.kernel == "fork" or settings.sandbox:
         from autograder import forkkernel
 
         c.GradingExecute.kernel_manager_class = forkkernel.ForkKernelManager
     return c
+
+
+GUARD_FILES = ("autograder/checks/kit_integrity.py", "autograder/integrity.py")  # newest layout first
+
+
+def _guard_file(kit: Path) -> str | None:
+    """The kit's integrity module (relative path), wherever this version of the kit keeps it."""
+    return next((rel for rel in GUARD_FILES if (kit / rel).exists()), None)
 
 
 def _prepare(settings: Settings, root: Path, student: str, notebook: str, submitted: Path) -> dict[str, str]:
