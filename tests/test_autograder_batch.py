@@ -81,7 +81,7 @@ REASONS = {
     ("huge_output", "00_double"): ["was cut"],
     ("network", "00_double"): ["tried to reach the network (example.com)"],
     ("background", "00_double"): ["background process"],
-    ("tamper_kit", "00_double"): ["tried to rewrite the course kit", "autograder/checks.py", "sandbox refused",
+    ("tamper_kit", "00_double"): ["tried to rewrite the course kit", "autograder/checks/__init__.py", "sandbox refused",
                                   "scores 0"],
 }
 
@@ -233,7 +233,7 @@ def test_without_a_sandbox_a_kit_or_gradebook_change_scores_0_and_says_so(graded
                                      progress_stream=open(os.devnull, "w"))
     rows = {(r.student_id, r.notebook): r for r in result.results}
     kit, book = rows[("tamper_kit", "00_double")], rows[("tamper_gradebook", "00_double")]
-    assert (kit.status, kit.score) == ("failed", 0) and "autograder/checks.py" in kit.reason
+    assert (kit.status, kit.score) == ("failed", 0) and "autograder/checks/__init__.py" in kit.reason
     assert (book.status, book.score) == ("failed", 0) and "changed the grader's gradebook" in book.reason
     assert all(batch.NO_SANDBOX_NOTE in r.reason for r in result.results)
     assert "Sandbox: OFF" in (tmp_path / "out" / "summary.txt").read_text()
