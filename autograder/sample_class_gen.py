@@ -110,12 +110,13 @@ STUDENTS: dict[str, Student] = {
          "04_mixed_phases": Notebook(replace={"mixed_build": "raise ValueError('not finished yet')"},
                                      expect=("graded", 2))}),
     "fay_tamperer": Student(
-        "Fakes passes with wrong answers: rewrites the checks on disk, replaces them in memory, edits the "
-        "gradebook, patches the run recorder. Every such notebook scores 0.",
+        "Fakes passes with wrong answers: rewrites the checks on disk, replaces them in memory, looks for the "
+        "gradebook to edit (the sandbox hides it: graded on her answers), patches the run recorder.",
         {"01_sequential": Notebook("wrong", insert_before={"test_seq_crew": FAKE_CHECKS}, expect=("failed", 0)),
          "02_hierarchical": Notebook("wrong", insert_before={"test_hier_setup": SILENCE_CHECKS},
                                      expect=("failed", 0)),
-         "03_async": Notebook("wrong", insert_before={"test_async_shape": GRADEBOOK}, expect=("failed", 0)),
+         # In the sandbox there is no gradebook to find: the attack does nothing and her wrong answers earn 1.
+         "03_async": Notebook("wrong", insert_before={"test_async_shape": GRADEBOOK}, expect=("graded", 1)),
          "04_mixed_phases": Notebook("wrong", insert_before={"test_mixed_dag": FAKE_RECORDING},
                                      expect=("failed", 0))}),
     "gus_hardcoder": Student(

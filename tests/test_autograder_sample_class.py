@@ -48,17 +48,10 @@ def _rows(out: Path) -> dict[tuple[str, str], dict]:
     return {(r["student_id"], r["notebook"]): r for r in report.read_csv(out / "grades.csv")}
 
 
-# fay_tamperer's 03_async searches the folders above it for the gradebook to rewrite its tests. In
-# the sandbox there is none to find, so nothing happens and no error shows: she gets what her wrong
-# answers earn. expected.csv (from sample_class_gen, not ours) still says 0 from before the sandbox.
-SANDBOX_NO_OP = {("fay_tamperer", "03_async"): {"status": "graded", "score": "1", "max_score": "8"}}
-
-
 def test_every_sample_student_gets_exactly_the_expected_score(graded):
     out, _ = graded
     got = _rows(out)
     expected = {(r["student_id"], r["notebook"]): r for r in sample_class_gen.read_expected()}
-    expected.update(SANDBOX_NO_OP)
     assert set(got) == set(expected)
     wrong = {}
     for key, want in expected.items():
