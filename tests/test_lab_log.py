@@ -49,16 +49,19 @@ def _execute(server: lab.LabServer, kernel_id: str, code: str, timeout: float = 
             "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
             "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                         "allow_stdin": False, "stop_on_error": True}}))
-        out = ""
-        while True:
+        out, replied, idle = "", False, False
+        # The reply (shell) and the output (iopub) travel apart: the output is complete only once
+        # iopub says the kernel is idle again for this request.
+        while not (replied and idle):
             message = json.loads(await socket.read_message())
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             if message["msg_type"] == "stream":
                 out += message["content"]["text"]
-            if message["msg_type"] == "execute_reply":
-                socket.close()
-                return out
+            replied = replied or message["msg_type"] == "execute_reply"
+            idle = idle or (message["msg_type"] == "status" and message["content"].get("execution_state") == "idle")
+        socket.close()
+        return out
 
     return asyncio.run(asyncio.wait_for(run(), timeout))
 
