@@ -270,6 +270,7 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     else:  # beside the lanes, where it covers no bar
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     _fit_labels(fig, ax, labels)
+    fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
     return fig
 
 

@@ -352,3 +352,23 @@ def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(scripted_ll
     assert "review (sync) waits for presentation, report; receives presentation" in fig.text_alternative
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "waits, no output (barrier)" in legend
+
+
+def test_new_pictures_say_in_words_what_they_draw_and_are_kept_as_artifacts(scripted_llm, record_crew):
+    """The barrier pictures, saved for a person to look at (test-artifacts/pictures/), each with its words."""
+    from pathlib import Path
+
+    from course.examples import mixed_phases_crew
+
+    folder = Path(__file__).resolve().parents[1] / "test-artifacts" / "pictures"
+    folder.mkdir(parents=True, exist_ok=True)
+    run = record_crew(mixed_phases_crew(review_context="presentation"))
+    plan = {"r1": [], "r2": [], "an": ["r1", "r2"], "o1": ["an"], "o2": ["an"], "qa": ["o1", "o2"]}
+    figures = {"barrier-dag": pictures.dag(run), "barrier-gantt": pictures.gantt(run),
+               "plan-vs-crew": pictures.compare_dags(plan, mixed_phases_crew(review_context="presentation"))}
+    for name, figure in figures.items():
+        figure.savefig(folder / f"{name}.png", dpi=80)
+        assert (folder / f"{name}.png").stat().st_size > 5000
+    assert "review" in figures["barrier-gantt"].text_alternative
+    assert "receives presentation" in figures["barrier-dag"].text_alternative
+    assert figures["plan-vs-crew"].text_alternative.startswith("Your DAG matches the crew's")
