@@ -7,7 +7,8 @@ ivy_zipped is a zip (unpack it first), hal_messy's damaged 01_sequential
 fails the whole student (nbgrader reads the JSON before any configurable
 step), and fay_tamperer's 03_async edits the course's gradebook.db, which a
 notebook's code can reach on this path. Those two notebooks are withheld;
-nbgrader then scores them 0, as expected.csv does.
+nbgrader then scores them 0 (expected.csv, written for the sandboxed `grade`, gives
+fay's 1: there her gradebook hunt finds nothing and her answers are graded).
 
 By default three students, chosen for what they prove: eli_runaway (an endless
 loop, a loop that swallows the interrupt, a kernel that exits: stock nbgrader
@@ -101,6 +102,9 @@ def test_stock_scores_match_the_expected_scores_per_notebook_and_in_export(stock
 
     course, _ = stock
     expected = [r for r in sample_class_gen.read_expected() if r["student_id"] in STUDENTS]
+    for row in expected:  # a withheld hand-in is never graded on this path: nbgrader scores it 0
+        if (row["student_id"], row["notebook"]) in WITHHELD:
+            row["score"] = "0"
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "crew-processes") as gb:
         got = {(r["student_id"], r["notebook"]): gb.find_submission_notebook(r["notebook"], ASSIGNMENT,
                                                                             r["student_id"]).score
