@@ -332,7 +332,6 @@ def _view(source: Any) -> _GraphView:
     if isinstance(source, Mapping):
         return _GraphView(graphs.normalize(source), caption="as written down")
     if hasattr(source, "tasks"):
-        tasks = list(source.tasks or [])
         process = str(getattr(getattr(source, "process", None), "value", "sequential"))
         specs = graphs.specs(source)
         return _GraphView(graphs.waits_for(specs), {name for name, is_async, _ in specs if is_async},

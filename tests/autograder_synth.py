@@ -8,6 +8,7 @@ release copy into a learner's submission with given answers and mutations.
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 
 import nbformat
@@ -123,3 +124,23 @@ def write_student(folder: Path, notebooks: dict[str, nbformat.NotebookNode | str
         else:
             nbformat.write(nb, str(path))
     return folder
+
+
+def folder_digest(folder: Path) -> str:
+    """One hash of every path and file below ``folder``: equal digests mean nothing there changed."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        h.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def released(root: Path) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
+    """The synthetic course's source written under ``root``, and its release notebooks built by nbgrader."""
+    from autograder import workspace
+
+    source = write_source(root / "course")
+    template = workspace.build_template(source, root / "template")
+    return source, {n: nbformat.read(str(template / "release" / "crew_processes" / f"{n}.ipynb"), as_version=4)
+                    for n in MAX}

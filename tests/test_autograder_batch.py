@@ -7,7 +7,6 @@ earn, and leave the other students alone.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, feedback_pages, workspace
+from autograder import batch, feedback_pages
 from autograder.paths import ROOT
 
 import autograder_synth as synth
@@ -87,9 +86,7 @@ REASONS = {
 
 
 def _release(tmp_root: Path) -> dict[str, nbformat.NotebookNode]:
-    template = workspace.build_template(synth.write_source(tmp_root / "course"), tmp_root / "template")
-    return {n: nbformat.read(str(template / "release" / "crew_processes" / f"{n}.ipynb"), as_version=4)
-            for n in synth.MAX}
+    return synth.released(tmp_root)[1]
 
 
 def _class(root: Path, rel: dict) -> Path:
@@ -133,15 +130,6 @@ def _class(root: Path, rel: dict) -> Path:
     return klass
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        h.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
@@ -152,7 +140,7 @@ def graded(tmp_path_factory):
         shutil.copytree(ROOT / package, repo_kit / package,
                         ignore=shutil.ignore_patterns("__pycache__", "sample_class"))
     os.environ["AUTOGRADER_TEST_REPO_KIT"] = str(repo_kit)
-    before = _digest(klass)
+    before = synth.folder_digest(klass)
     try:
         result = batch.grade_submissions(klass, root / "out", 2, source_root=root / "course" / "source",
                                          kit_root=repo_kit, cell_timeout=CELL_TIMEOUT, work_root=root / "work",
@@ -211,7 +199,7 @@ def test_a_failed_notebook_without_a_run_still_gets_a_page_that_says_why(graded)
 
 
 def test_the_learners_folder_is_untouched(graded):
-    assert _digest(graded["klass"]) == graded["before"]
+    assert synth.folder_digest(graded["klass"]) == graded["before"]
 
 
 def test_the_repository_kit_is_out_of_reach_of_a_notebook(graded):

@@ -4,12 +4,10 @@ submission -> that notebook fails with a reason, every other notebook is still g
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import nbformat
 import pytest
 
-from autograder import batch, workspace
+from autograder import batch
 from autograder.paths import ROOT
 
 import autograder_synth as synth
@@ -20,11 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("pool")
-    source = synth.write_source(root / "course")
-    template = workspace.build_template(source, root / "template")
-    rel = {n: nbformat.read(str(template / "release" / "crew_processes" / f"{n}.ipynb"), as_version=4)
-           for n in synth.MAX}
-    return source, rel
+    return synth.released(root)
 
 
 def _grade(tmp_path, source, students, **options):

@@ -11,17 +11,15 @@ every process an attack starts ends by itself within a minute.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import sysconfig
 import threading
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from autograder import batch, report, sandbox, workspace
+from autograder import batch, report, sandbox
 from autograder.paths import ROOT
 
 import autograder_synth as synth
@@ -177,15 +175,6 @@ def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str,
     }
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        h.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 class _Listener:
     """A TCP listener on loopback that counts who reaches it."""
 
@@ -231,10 +220,7 @@ def _processes_with(marker: str) -> list[str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
-    source = synth.write_source(root / "course")
-    template = workspace.build_template(source, root / "template")
-    rel = {n: nbformat.read(str(template / "release" / "crew_processes" / f"{n}.ipynb"), as_version=4)
-           for n in synth.MAX}
+    source, rel = synth.released(root)
     klass = root / "class"
     grader_home = root / "grader-home"
     grader_home.mkdir()
@@ -249,7 +235,7 @@ def hostile(tmp_path_factory):
     marker = synth.student_notebook(rel["00_double"], {
         "answer_double": "# ### BEGIN HIDDEN TESTS (my own note)\ndef double(x):\n    return x * 2"})
     synth.write_student(klass / "marker", {"00_double": marker})
-    before = _digest(klass)
+    before = synth.folder_digest(klass)
     saved = {k: os.environ.get(k) for k in ("HOME", "AUTOGRADER_TEST_TOKEN")}
     os.environ.update({"HOME": str(grader_home), "AUTOGRADER_TEST_TOKEN": SECRET})
     try:
@@ -283,7 +269,7 @@ def test_the_loopback_listener_saw_no_connection(hostile):
 def test_nothing_was_planted_in_the_venv_the_repo_the_class_or_the_outputs(hostile):
     assert not Path(sysconfig.get_paths()["purelib"], "zz_planted.pth").exists()
     assert not (ROOT / "course" / "zz_planted.py").exists() and not (ROOT / "zz_planted.txt").exists()
-    assert _digest(hostile["klass"]) == hostile["before"]
+    assert synth.folder_digest(hostile["klass"]) == hostile["before"]
     assert not list((hostile["root"] / "out").rglob("zz_planted*"))
 
 
