@@ -33,6 +33,7 @@ DATA_ONLY = "#b0b0b0"
 WAIT_ONLY = (0, (1.2, 1.6))  # dotted: waits, but receives no output
 
 _BAR = 0.56  # bar height, in lanes
+_STRIP_Y = -0.6  # baseline of the notes above the first lane (join, wall time), in lanes
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Any, bool]:
@@ -54,9 +55,15 @@ def _new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Any, bool]
 
 
 def _renderer(fig: Figure) -> Any:
+    """A renderer to measure text with; a canvas without one (pyplot's headless default) gets Agg's,
+    which also draws PNGs, so labels are fitted whatever backend made the figure."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     try:
         return fig.canvas.get_renderer()
-    except Exception:  # a canvas without a renderer: labels are then not fitted
+    except Exception:  # a canvas that cannot render: labels are then not fitted
         return None
 
 
@@ -206,9 +213,11 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
                                      gid=f"report:{bar.record.name}", **arrow))
 
     joins = _joins(run, deps)
+    strip: list[Any] = []  # the notes above the lanes, laid out last so none covers another
     for join in joins:
         ax.axvline(join.start, color=INK, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1, gid=f"join:{join.name}")
-        ax.text(join.start, -0.5 - 0.1, " join", ha="left", va="bottom", fontsize=8, color=INK)
+        strip.append(ax.text(join.start, _STRIP_Y, " join ", ha="left", va="bottom", fontsize=8, color=INK,
+                             gid=f"join-label:{join.name}"))
     join_names = {j.name for j in joins}
     work = {name: spot for (kind, name), spot in centre.items() if kind in ("task", "held")}
     for record in run.tasks:
@@ -226,8 +235,8 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
                                          gid=f"{'passes' if carries else 'waits'}:{dep}->{record.name}"))
 
     ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
-    ax.text(run.wall_time, -0.5 - 0.1, f"wall time {run.wall_time:.2f} s ", ha="right", va="bottom",
-            fontsize=8.5, color=INK, fontweight="bold")
+    strip.insert(0, ax.text(run.wall_time, _STRIP_Y, f"wall time {run.wall_time:.2f} s ", ha="right",
+                            va="bottom", fontsize=8.5, color=INK, fontweight="bold", gid="wall-time-label"))
 
     ax.set_xlim(0, horizon * 1.04)
     ax.set_ylim(len(lanes) - 0.5 + 0.02, -0.5 - 0.5)  # inverted: first lane on top, a strip for the notes
@@ -270,8 +279,27 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     else:  # beside the lanes, where it covers no bar
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     _fit_labels(fig, ax, labels)
+    _unclutter_strip(fig, strip)
     fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
     return fig
+
+
+def _unclutter_strip(fig: Figure, texts: list[Any]) -> None:
+    """Keep the notes above the lanes apart: the first (wall time) stays; each join note goes to
+    the right of its line, else to its left, else it is left out (the legend still names the line)."""
+    renderer = _renderer(fig)
+    if renderer is None:
+        return
+    placed = [texts[0].get_window_extent(renderer)] if texts else []
+    for text in texts[1:]:
+        for ha in ("left", "right"):
+            text.set_ha(ha)
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+        else:
+            text.set_visible(False)
 
 
 def _fit_labels(fig: Figure, ax: Any, labels: list[_Label]) -> None:
@@ -301,6 +329,8 @@ def _fit_labels(fig: Figure, ax: Any, labels: list[_Label]) -> None:
             text.set_text(" " + label.full)
             text.set_position((label.end, lane_y))
             text.set_ha("left")
+            # Beside the bar, arrows to later tasks may pass under the name: keep it legible.
+            text.set_bbox(dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.85))
         else:
             text.set_ha("center")
             text.set_position(((label.start + label.end) / 2, lane_y))

@@ -372,3 +372,27 @@ def test_new_pictures_say_in_words_what_they_draw_and_are_kept_as_artifacts(scri
     assert "review" in figures["barrier-gantt"].text_alternative
     assert "receives presentation" in figures["barrier-dag"].text_alternative
     assert figures["plan-vs-crew"].text_alternative.startswith("Your DAG matches the crew's")
+
+
+def _overlapping_texts(fig) -> list[tuple[str, str]]:
+    renderer = pictures._renderer(fig)
+    texts = [t for t in fig.axes[0].texts if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if box_a.overlaps(box_b)]
+
+
+@pytest.mark.parametrize("shape", ["barrier", "async", "hierarchical"])
+def test_gantt_notes_and_names_never_cover_each_other(scripted_llm, record_crew, shape):
+    """A join close to the end of the run once printed 'join' across 'wall time'; names beside bars sit on white."""
+    from pathlib import Path
+
+    from course import examples
+
+    build = {"barrier": lambda: examples.mixed_phases_crew(review_context="presentation"),
+             "async": examples.async_crew, "hierarchical": lambda: examples.hierarchical_crew("agent")}[shape]
+    fig = pictures.gantt(record_crew(build()))
+    fig.savefig(Path(__file__).resolve().parents[1] / "test-artifacts" / "pictures" / f"{shape}-gantt.png", dpi=80)
+    assert _overlapping_texts(fig) == []
+    beside = [t for t in fig.axes[0].texts if t.get_text().startswith(" ") and t.get_ha() == "left"
+              and t.get_gid() is None]
+    assert all(t.get_bbox_patch() is not None for t in beside), [t.get_text() for t in beside]
