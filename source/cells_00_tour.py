@@ -575,10 +575,13 @@ except Exception as error:
     explain(error)
 '''),
     ("md", "verbose-true-md", r"""
-With `verbose=True`: the final "Crew Completion" panel may appear after the cell's own output.
+With `verbose=True` CrewAI draws a panel for each step (the last one, "Crew Completion", may land below the
+cell's own output). The cell then prints the course's own trace of the same run: one line per task, when it
+started and ended and who did it, readable in any font.
 """),
     ("code", "verbose", '''
 result = await Crew(agents=[solo], tasks=[solo_task], verbose=True).kickoff_async()
+print(course.last_run().summary())  # the same run in the course's words
 '''),
     # --- real model -----------------------------------------------------------------------------------
     ("md", "real-model-md", r"""

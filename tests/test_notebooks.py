@@ -1,4 +1,8 @@
-"""Every source notebook, run top to bottom as a learner's Run All would: no error, every test passes, fast enough.
+"""Every source notebook, run top to bottom as a learner's Run All would: no error, every test passes.
+
+How fast is measured by `make bench` (autograder/bench_notebooks.py: each notebook
+alone against its 10 s / 30 s target), not asserted here: two notebooks share two
+cores in this test, and a wall-clock bound only measured how busy the machine was.
 
 The five notebooks run two at a time (one per core), each in its own kernel
 whose working directory is the notebook's folder, like JupyterLab's.
@@ -17,11 +21,6 @@ from nbclient import NotebookClient
 
 ASSIGNMENT = Path(__file__).resolve().parents[1] / "source" / "crew_processes"
 NOTEBOOKS = sorted(p.name for p in ASSIGNMENT.glob("*.ipynb"))
-# Regression guards for the cells' own run time (kernel start-up excluded). The
-# targets are 10 s per exercise and 30 s for the tour when a notebook runs alone;
-# here two run side by side on two shared cores, so the guard is twice that.
-BUDGET = {"00_tour.ipynb": 60.0}
-DEFAULT_BUDGET = 20.0
 
 
 def _execute(name: str) -> tuple[nbformat.NotebookNode, float]:
@@ -72,7 +71,7 @@ def test_the_assignment_has_the_five_notebooks():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_source_notebook_runs_clean_and_passes_its_tests(executed, name):
-    notebook, seconds = executed[name]
+    notebook, _seconds = executed[name]
     errors = [(cell.id, _text(cell)) for cell in notebook.cells if cell.cell_type == "code"
               and any(o.output_type == "error" for o in cell.get("outputs", []))]
     assert errors == [], f"{name}: cells raised: {errors}"
@@ -80,7 +79,6 @@ def test_source_notebook_runs_clean_and_passes_its_tests(executed, name):
         grading = cell.metadata.get("nbgrader", {})
         if grading.get("grade"):
             assert "\u2714" in _text(cell), f"{name}: test {cell.id} printed no pass line: {_text(cell)!r}"
-    assert seconds < BUDGET.get(name, DEFAULT_BUDGET), f"{name}: Run All took {seconds:.1f} s"
 
 
 def test_source_notebooks_are_saved_clean_with_stable_ids(tmp_path):
@@ -134,6 +132,8 @@ def test_the_tour_shows_each_correction_live_without_crewai_noise(executed):
     assert "nothing: no memory reached the writer" in shown("memory-silent")  # memory=True, no embedder: silent
     assert "Relevant memories:" in shown("memory") and "history of tea" in shown("memory")
     assert "write verbose=True" in shown("verbose-level")
+    assert "Agent Final Answer" in shown("verbose") and "Research AI trends" in shown("verbose")
+    assert "sequential run, wall time" in shown("verbose")  # followed by the course's own plain trace
     assert "OPENAI_API_KEY is required" in shown("model-key") and "ScriptedLLM again" in shown("model-key")
     half = shown("errors-half-finished")  # the coffee research beside the tea article of the run before
     assert "Research notes on the history of coffee" in half and "Draft article on the history of tea" in half
