@@ -34,6 +34,7 @@ WAIT_ONLY = (0, (1.2, 1.6))  # dotted: waits, but receives no output
 
 _BAR = 0.56  # bar height, in lanes
 _STRIP_Y = -0.6  # baseline of the notes above the first lane (join, wall time), in lanes
+_STRIP_ROW = 0.3  # a second row of notes, when two would cover each other
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Any, bool]:
@@ -279,27 +280,35 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     else:  # beside the lanes, where it covers no bar
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     _fit_labels(fig, ax, labels)
-    _unclutter_strip(fig, strip)
+    _unclutter_strip(fig, ax, strip)
     fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
     return fig
 
 
-def _unclutter_strip(fig: Figure, texts: list[Any]) -> None:
+def _unclutter_strip(fig: Figure, ax: Any, texts: list[Any]) -> None:
     """Keep the notes above the lanes apart: the first (wall time) stays; each join note goes to
-    the right of its line, else to its left, else it is left out (the legend still names the line)."""
+    the right of its line, else to its left, else one row higher (the strip grows to hold it)."""
     renderer = _renderer(fig)
-    if renderer is None:
+    if renderer is None or not texts:
         return
-    placed = [texts[0].get_window_extent(renderer)] if texts else []
+    placed = [texts[0].get_window_extent(renderer)]
+    raised = False
     for text in texts[1:]:
-        for ha in ("left", "right"):
+        x = text.get_position()[0]
+        for y, ha in ((_STRIP_Y, "left"), (_STRIP_Y, "right"), (_STRIP_Y - _STRIP_ROW, "left"),
+                      (_STRIP_Y - _STRIP_ROW, "right")):
+            text.set_position((x, y))
             text.set_ha(ha)
             box = text.get_window_extent(renderer)
             if not any(box.overlaps(other) for other in placed):
                 placed.append(box)
+                raised = raised or y != _STRIP_Y
                 break
         else:
-            text.set_visible(False)
+            text.set_visible(False)  # four joins in one spot: the legend still names the dashed line
+    if raised:
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top - _STRIP_ROW)
 
 
 def _fit_labels(fig: Figure, ax: Any, labels: list[_Label]) -> None:

@@ -393,6 +393,8 @@ def test_gantt_notes_and_names_never_cover_each_other(scripted_llm, record_crew,
     fig = pictures.gantt(record_crew(build()))
     fig.savefig(Path(__file__).resolve().parents[1] / "test-artifacts" / "pictures" / f"{shape}-gantt.png", dpi=80)
     assert _overlapping_texts(fig) == []
+    notes = [t for t in fig.axes[0].texts if str(t.get_gid()).startswith("join-label:")]
+    assert all(t.get_visible() for t in notes)  # a crowded note moves up a row, it is not dropped
     beside = [t for t in fig.axes[0].texts if t.get_text().startswith(" ") and t.get_ha() == "left"
               and t.get_gid() is None]
     assert all(t.get_bbox_patch() is not None for t in beside), [t.get_text() for t in beside]
