@@ -9,7 +9,7 @@ the easy ways, and the grader also checks outputs against the model's journal.)
 
 from __future__ import annotations
 
-import ast
+import dis
 import importlib
 import importlib.util
 import inspect
@@ -20,12 +20,14 @@ from typing import Any, Iterator
 
 from autograder.checks.messages import fail
 
-def guarded() -> list[str]:
+def guarded(modules: dict[str, types.CodeType] | None = None) -> list[str]:
     """The checks' modules and every course module they import, followed through top-level imports.
 
     Found, not listed by hand: whatever grading trusts is guarded from the day it is imported.
+    ``modules`` keeps each file's compiled code for the rest of one check (``problems``).
     """
     __tracebackhide__ = True
+    modules = {} if modules is None else modules
     import autograder.checks
 
     home = Path(autograder.checks.__file__).resolve().parent
@@ -38,21 +40,30 @@ def guarded() -> list[str]:
         module = sys.modules.get(name) or importlib.import_module(name)
         found.add(name)
         try:
-            tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, TypeError):
+            code = _module_code(module.__file__, modules)
+        except (OSError, SyntaxError, TypeError, ValueError):
             continue
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                candidates = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                candidates = [a.name for a in node.names]
-            else:
-                continue
-            for candidate in candidates:
-                # Submodules only: the `course` package itself just gathers names for notebooks.
-                if candidate.startswith(("course.", "autograder.checks")) and _is_module(candidate):
-                    todo.append(candidate)
+        for candidate in _imports(code):
+            # Submodules only: the `course` package itself just gathers names for notebooks.
+            if candidate.startswith(("course.", "autograder.checks")) and _is_module(candidate):
+                todo.append(candidate)
     return sorted(found)
+
+
+def _imports(code: types.CodeType) -> list[str]:
+    """Absolute imports the module's own code makes (not its functions'): ``import a.b`` -> a.b;
+    ``from a import b`` -> a and a.b. Read from the compiled file, which a check compiles anyway."""
+    __tracebackhide__ = True
+    found = []
+    steps = list(dis.get_instructions(code))
+    for i, step in enumerate(steps):
+        if step.opname != "IMPORT_NAME" or i < 2 or steps[i - 2].argval != 0:  # level 0: absolute
+            continue
+        found.append(step.argval)
+        fromlist = steps[i - 1].argval
+        if isinstance(fromlist, tuple):
+            found += [f"{step.argval}.{name}" for name in fromlist if name != "*"]
+    return found
 
 
 def _is_module(name: str) -> bool:
@@ -68,16 +79,33 @@ _DATACLASS_MADE = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__", 
                    "__lt__", "__le__", "__gt__", "__ge__", "__getstate__", "__setstate__"}
 
 
-def _compiled(path: str) -> dict[str, list[types.CodeType]]:
-    """Every code object in the file, by qualified name."""
+def _module_code(path: str, modules: dict[str, types.CodeType]) -> types.CodeType:
     __tracebackhide__ = True
-    source = Path(path).read_text(encoding="utf-8")
+    if path not in modules:
+        modules[path] = compile(Path(path).read_text(encoding="utf-8"), path, "exec", dont_inherit=True)
+    return modules[path]
+
+
+def _compiled(path: str, modules: dict[str, types.CodeType] | None = None,
+              done: dict[str, dict[str, list[types.CodeType]]] | None = None) -> dict[str, list[types.CodeType]]:
+    """Every code object in the file, by qualified name.
+
+    One check reads and compiles each file once (``modules``, ``done``): it used to parse every
+    file and compile the exercise files again for each name the package exports (17 parses and
+    54 compiles, most of the 0.08 s of CPU it costs before every test cell). Nothing is kept
+    between checks: the notebook's code runs in between, and could change anything kept.
+    """
+    __tracebackhide__ = True
+    if done is not None and path in done:
+        return done[path]
     found: dict[str, list[types.CodeType]] = {}
-    stack = [compile(source, path, "exec", dont_inherit=True)]
+    stack = [_module_code(path, {} if modules is None else modules)]
     while stack:
         code = stack.pop()
         found.setdefault(code.co_qualname, []).append(code)
         stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    if done is not None:
+        done[path] = found
     return found
 
 
@@ -135,7 +163,8 @@ def _missing(module: types.ModuleType, expected: dict[str, list[types.CodeType]]
             yield qualname
 
 
-def _replaced_exports() -> Iterator[str]:
+def _replaced_exports(modules: dict[str, types.CodeType] | None = None,
+                      done: dict[str, dict[str, list[types.CodeType]]] | None = None) -> Iterator[str]:
     """Names test cells call on ``autograder.checks`` that no longer point at the functions of their own files.
 
     The package only re-exports them, so checking the functions each file defines is not enough:
@@ -149,17 +178,19 @@ def _replaced_exports() -> Iterator[str]:
         home = sys.modules.get(getattr(live, "__module__", "") or "")
         code = getattr(live, "__code__", None)
         if (home is None or not str(home.__name__).startswith("autograder.checks") or code is None
-                or code not in _compiled(home.__file__).get(code.co_qualname, [])):
+                or code not in _compiled(home.__file__, modules, done).get(code.co_qualname, [])):
             yield f"autograder.checks.{name} was replaced"
 
 
 def problems() -> list[str]:
     __tracebackhide__ = True
     found = []
-    for module_name in guarded():
+    modules: dict[str, types.CodeType] = {}
+    done: dict[str, dict[str, list[types.CodeType]]] = {}
+    for module_name in guarded(modules):
         try:
             module = importlib.import_module(module_name)
-            expected = _compiled(module.__file__)
+            expected = _compiled(module.__file__, modules, done)
         except Exception as exc:  # noqa: BLE001
             found.append(f"{module_name} could not be checked ({type(exc).__name__})")
             continue
@@ -170,7 +201,7 @@ def problems() -> list[str]:
                 continue  # written by @dataclass, not by a file
             if code not in expected.get(code.co_qualname, []) or code.co_filename != module.__file__:
                 found.append(f"{module_name}.{where} was replaced")
-    found.extend(_replaced_exports())
+    found.extend(_replaced_exports(modules, done))
     found = list(dict.fromkeys(found))
     from course import recording, routing, scripted_llm
 
@@ -178,6 +209,10 @@ def problems() -> list[str]:
         found.append("the course model's call journal was replaced")
     if type(recording._collector) is not recording._Collector:
         found.append("the run recorder was replaced")
+    from autograder.checks import common
+
+    if type(common._SHARED) is not common.SharedRuns or type(common._SHARED._runs) is not dict:
+        found.append("the grader's shared runs were replaced")
     if not routing.is_active():
         found.append("CrewAI no longer routes models to the course's scripted model")
     return found
