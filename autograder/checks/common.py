@@ -4,12 +4,18 @@ The grader never trusts a run the learner made: it builds the crew again,
 kicks it off in a worker thread (plain ``kickoff`` raises inside Jupyter's
 event loop, and a thread lets a hanging crew time out instead of hanging
 grading), and checks that the outputs really came from the course's model.
+
+The runs are shared: the first test cell that needs a run of a build function
+at a latency makes it, and every later test cell of the notebook reads the
+same run, as long as nothing that run depends on changed (``SharedRuns``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import types
 from typing import Any, Callable
 
 from crewai import Crew
@@ -138,9 +144,31 @@ def _short_minute(crew: Crew) -> Any:
 
 def run(make: Any, latency: float = DEFAULT_LATENCY, timeout: float = DEFAULT_TIMEOUT,
         name: str = "build_crew", **arguments: Any) -> RecordedRun:
-    """Build the learner's crew, kick it off, and return what really happened."""
+    """Build the learner's crew, kick it off, and return what really happened.
+
+    A run this notebook's grader already made of the same build function, at the same
+    latency, of a crew of the same shape, is returned instead of a new one (``SharedRuns``).
+    """
     __tracebackhide__ = True
     crew = build(make, name, **arguments)
+    key = _SHARED.key(make, crew, latency, timeout, arguments) if sharing() else None
+    if key is not None:
+        kept = _SHARED.get(key)
+        if kept is not None:
+            return kept.outcome()
+    try:
+        recorded = _kick_off(crew, latency, timeout)
+    except CheckFailed as failure:
+        if key is not None:  # a crew that failed (or hung) fails the same way in the next cell: say it at once
+            _SHARED.keep(key, failure)
+        raise
+    if key is not None:
+        _SHARED.keep(key, recorded)
+    return recorded
+
+
+def _kick_off(crew: Crew, latency: float, timeout: float) -> RecordedRun:
+    __tracebackhide__ = True
     _quiet(crew)
     models = _scripted_models(crew)
     saved = [(m, m.latency) for m in models]
@@ -169,6 +197,171 @@ def run(make: Any, latency: float = DEFAULT_LATENCY, timeout: float = DEFAULT_TI
     return recorded
 
 
+# --- one set of recorded runs per notebook, shared by its test cells --------------------------
+
+# A kernel's environment with this set to "0": every check kicks off crews of its own, as
+# before the runs were shared (make bench measures both side by side).
+SHARING_SWITCH = "COURSE_SHARED_RUNS"
+
+
+def sharing() -> bool:
+    """Whether test cells share the grader's runs (the default) or each makes its own."""
+    __tracebackhide__ = True
+    return os.environ.get(SHARING_SWITCH, "1") != "0"
+
+
+class _Key:
+    """A shared run's key (identities, settings, the crew's shape) and the objects whose ids it holds."""
+
+    def __init__(self, value: tuple, pinned: list[Any]) -> None:
+        self.value = value
+        self.pinned = pinned
+
+
+class _Kept:
+    """One shared run, or the failure that run ended in, with the objects its key names by id."""
+
+    def __init__(self, result: RecordedRun | CheckFailed, pinned: list[Any]) -> None:
+        self.result = result
+        self.pinned = pinned  # alive while kept, so that no new object can take one of their ids
+
+    def outcome(self) -> RecordedRun:
+        __tracebackhide__ = True
+        if isinstance(self.result, CheckFailed):
+            raise CheckFailed(str(self.result)) from None
+        return self.result
+
+
+class SharedRuns:
+    """The grader's runs in this kernel, by what they depend on.
+
+    Every test cell used to kick off the learner's crew again at its own latencies:
+    about a dozen runs per notebook, most of a graded notebook's CPU. A run of one build
+    function at one latency is the same evidence whichever check reads it, so the first
+    test cell that needs it makes it and later ones read it. It is read again only while
+    nothing it depends on changed: the same function object with the same code, defaults
+    and closure; the same objects behind every global name it reads, followed into the
+    notebook's functions it calls (a helper redefined in a later cell is a new object);
+    the same arguments, latency and time limit; and a crew of the same shape built now
+    (which catches a global list or dict changed in place). A learner who redefines or
+    changes ``build_crew`` gets fresh runs.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple, _Kept] = {}
+        self._pinned: list[Any] = []
+
+    def key(self, make: Any, crew: Crew, latency: float, timeout: float, arguments: dict) -> "_Key | None":
+        """None for what cannot be identified safely (a Crew object, a callable that is not a plain function)."""
+        __tracebackhide__ = True
+        if not isinstance(make, types.FunctionType):
+            return None
+        pinned: list[Any] = []
+        try:
+            depends = _depends(make, pinned, set())
+            shape = _shape(crew, pinned)
+        except Exception:  # noqa: BLE001 (anything odd is simply not shared)
+            return None
+        return _Key((depends, shape, float(latency), float(timeout), repr(sorted(arguments.items()))), pinned)
+
+    def get(self, key: "_Key") -> _Kept | None:
+        __tracebackhide__ = True
+        return self._runs.get(key.value)
+
+    def keep(self, key: "_Key", result: RecordedRun | CheckFailed) -> None:
+        __tracebackhide__ = True
+        self._runs[key.value] = _Kept(result, key.pinned)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+_SHARED = SharedRuns()
+
+
+def _depends(function: types.FunctionType, pinned: list[Any], seen: set[int]) -> tuple:
+    """What a build function's behaviour depends on that a notebook can rebind, as identities."""
+    __tracebackhide__ = True
+    if id(function) in seen:
+        return ("again", id(function))
+    seen.add(id(function))
+    pinned.append(function)
+    code = function.__code__
+    cells = tuple(cell.cell_contents for cell in function.__closure__ or () if _filled(cell))
+    pinned.extend([code, function.__defaults__, function.__kwdefaults__, *cells])
+    namespace = function.__globals__
+    names = sorted(n for n in _global_names(code) if n in namespace)
+    bound = []
+    for name in names:
+        value = namespace[name]
+        pinned.append(value)
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            bound.append((name, _depends(value, pinned, seen)))  # the notebook's own helpers, followed
+        else:
+            bound.append((name, id(value)))
+    return (id(function), code, id(function.__defaults__), id(function.__kwdefaults__),
+            tuple(id(c) for c in cells), tuple(bound))
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return False
+    return True
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):  # nested functions, lambdas, comprehensions
+            names |= _global_names(const)
+    return names
+
+
+def _shape(crew: Crew, pinned: list[Any]) -> tuple:
+    """The crew as configured: process, agents, tasks, their wiring, models and tools."""
+    __tracebackhide__ = True
+    agents = list(crew.agents)
+    if crew.manager_agent is not None:
+        agents.append(crew.manager_agent)
+    index = {id(a): i for i, a in enumerate(agents)}
+
+    def model(llm: Any) -> tuple:
+        if llm is None or isinstance(llm, str):
+            return ("name", llm)
+        kind = type(llm)
+        if kind is not ScriptedLLM:
+            pinned.append(llm)  # a model of the notebook's own: shared only as this very object
+            return (kind.__module__, kind.__qualname__, id(llm))
+        # The course's model: its settings, not its identity (each build may make a new one);
+        # the latency is the grader's, set for each run.
+        return ("scripted", llm.model, repr(llm.fail_roles), llm.fail_first, llm.fail_message)
+
+    def tools(holder: Any) -> tuple:
+        found = tuple(getattr(holder, "tools", None) or ())
+        pinned.extend(found)
+        return tuple((type(t).__qualname__, str(getattr(t, "name", "")), id(t)) for t in found)
+
+    def agent(a: Any) -> tuple:
+        return (str(a.role), str(a.goal), str(a.backstory), bool(getattr(a, "allow_delegation", False)),
+                model(getattr(a, "llm", None)), tools(a), getattr(a, "max_iter", None), getattr(a, "max_rpm", None))
+
+    def task(t: Any) -> tuple:
+        context = t.context if isinstance(t.context, list) else None
+        return (str(t.name), str(t.description), str(t.expected_output), bool(t.async_execution),
+                index.get(id(t.agent)) if t.agent is not None else None,
+                None if context is None else tuple(_position(crew.tasks, c) for c in context), tools(t))
+
+    return (type(crew).__qualname__, str(getattr(crew.process, "value", crew.process)),
+            tuple(agent(a) for a in agents), tuple(task(t) for t in crew.tasks),
+            model(crew.manager_llm), getattr(crew, "max_rpm", None), repr(getattr(crew, "inputs", None)))
+
+
+def _position(tasks: list[Any], task: Any) -> int | str:
+    return next((i for i, t in enumerate(tasks) if t is task), f"outside:{id(task)}")
+
+
 def grader_runs() -> frozenset:
     """Start times of the kickoffs the grader made (not the learner's)."""
     __tracebackhide__ = True
@@ -192,7 +385,7 @@ def verify_real(recorded: RecordedRun) -> None:
 
 
 def runs(make: Any, count: int, latencies: tuple[float, ...] = (DEFAULT_LATENCY,), **kwargs: Any) -> list[RecordedRun]:
-    """Several fresh runs, cycling through the latencies (different schedules, same crew)."""
+    """Several runs, cycling through the latencies (different schedules, same crew)."""
     __tracebackhide__ = True
     return [run(make, latency=latencies[i % len(latencies)], **kwargs) for i in range(count)]
 
@@ -239,17 +432,28 @@ def cell_trouble(name: str) -> str:
 # Model latencies for re-runs. Order and context do not depend on timing, so those
 # checks run fast; overlap does, so async checks give each call time to be seen
 # running. Thorough (hidden) checks run two schedules: what holds at both is no luck.
-FAST, FAST_THOROUGH = (0.01,), (0.0, 0.03)
-TIMED, TIMED_THOROUGH = (0.05,), (0.03, 0.08)
+# A visible check reads the first of them, which the hidden check reads again (shared).
+FAST_THOROUGH, TIMED_THOROUGH = (0.0, 0.03), (0.03, 0.08)
+FAST, TIMED = FAST_THOROUGH[:1], TIMED_THOROUGH[:1]
+# Without sharing (SHARING_SWITCH), visible checks keep the schedules they had before runs were shared.
+FAST_ALONE, TIMED_ALONE = (0.01,), (0.05,)
+
+
+def visible_latency(timed: bool = False) -> float:
+    """The latency of a visible check's one run."""
+    __tracebackhide__ = True
+    if sharing():
+        return (TIMED if timed else FAST)[0]
+    return (TIMED_ALONE if timed else FAST_ALONE)[0]
 
 
 def schedules(build_crew: Any, thorough: bool, timed: bool = False, **arguments: Any) -> list[RecordedRun]:
-    """Fresh runs at the latencies a check needs (two schedules when thorough)."""
+    """Runs at the latencies a check needs (two schedules when thorough)."""
     __tracebackhide__ = True
-    if timed:
-        latencies = TIMED_THOROUGH if thorough else TIMED
+    if thorough:
+        latencies = TIMED_THOROUGH if timed else FAST_THOROUGH
     else:
-        latencies = FAST_THOROUGH if thorough else FAST
+        latencies = (visible_latency(timed),)
     return runs(build_crew, len(latencies), latencies, **arguments)
 
 

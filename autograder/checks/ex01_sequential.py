@@ -9,7 +9,8 @@ from crewai import Crew, Process
 from course import graph
 
 from autograder.checks.common import (
-    FAST, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, role, run, runs, schedules,
+    build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, role, run, schedules,
+    visible_latency,
 )
 from autograder.checks.messages import fail, passed
 
@@ -41,7 +42,7 @@ def sequential_crew(build_crew: Any) -> None:
     if len({id(t.agent) for t in crew.tasks}) != 3:
         fail("The same agent does more than one step.", "a researcher, a writer and an editor: three agents",
              f"the tasks' agents are {roles}", "Create three agents and give one to each task.")
-    recorded = run(crew, latency=FAST[0])
+    recorded = run(build_crew, latency=visible_latency())
     passed(f"a sequential crew of three tasks ran: {' -> '.join(recorded.order())}")
 
 
@@ -92,7 +93,7 @@ def sequential_determinism(build_crew: Any, orders: Any) -> None:
     if any(not isinstance(o, (list, tuple)) for o in orders):
         fail("Each item of `orders` should be a list of task names.", "course.last_run().order() for each run",
              f"{orders!r}"[:120], "Append course.last_run().order() after each run.")
-    first, second = runs(build_crew, 2, (0.0, 0.03))
+    first, second = schedules(build_crew, thorough=True)  # two schedules, read by 1.2 and 1.3 too
     actual = first.order()
     if second.order() != actual:
         fail("Two runs of your crew ran in different orders.", "the same order every time",

@@ -12,7 +12,9 @@ from crewai import Crew, Process
 
 from course import graph
 
-from autograder.checks.common import build, cell_trouble, learner_runs, names, process, role, run, schedules
+from autograder.checks.common import (
+    build, cell_trouble, learner_runs, names, process, role, run, schedules, visible_latency,
+)
 from autograder.checks.messages import fail, passed
 
 
@@ -147,8 +149,8 @@ def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any
         fail("Your parallel run was not faster.", "parallel_seconds < sequential_seconds",
              f"parallel {parallel_seconds:.2f} s, sequential {sequential_seconds:.2f} s",
              "Time build_crew(parallel=True) and build_crew(parallel=False) with the same latency.")
-    parallel = run(build_crew, latency=0.05, parallel=True)
-    sequential = run(build_crew, latency=0.05, parallel=False)
+    parallel = run(build_crew, latency=visible_latency(timed=True), parallel=True)  # also read by 3.3 and 3.4
+    sequential = run(build_crew, latency=visible_latency(timed=True), parallel=False)
     if not parallel.overlapping_pairs():
         fail("No tasks overlapped in the parallel version.", "the research tasks running together",
              "they ran one at a time", "build_crew(parallel=True) should set async_execution=True on the research.")
