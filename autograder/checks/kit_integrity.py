@@ -13,6 +13,7 @@ import dis
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import types
 from pathlib import Path
@@ -79,10 +80,24 @@ _DATACLASS_MADE = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__", 
                    "__lt__", "__le__", "__gt__", "__ge__", "__getstate__", "__setstate__"}
 
 
+# Each file's compiled code, kept between checks by this module, by the file's size and time.
+# The guard before every graded test cell (autograder/execute.py) loads this file as a new module,
+# so it starts empty there and compiles every file afresh: a notebook that fills this with code of
+# its own fools only the check a test cell calls itself (which a notebook can replace anyway), never
+# the guard. It spares that second check most of its CPU (0.033 -> about 0.005 s, 17 times a class).
+_KEPT: dict[str, tuple[tuple[int, int], types.CodeType]] = {}
+
+
 def _module_code(path: str, modules: dict[str, types.CodeType]) -> types.CodeType:
     __tracebackhide__ = True
     if path not in modules:
-        modules[path] = compile(Path(path).read_text(encoding="utf-8"), path, "exec", dont_inherit=True)
+        stat = os.stat(path)
+        version = (stat.st_mtime_ns, stat.st_size)
+        kept = _KEPT.get(path)
+        if kept is None or kept[0] != version:
+            kept = _KEPT[path] = (version, compile(Path(path).read_text(encoding="utf-8"), path, "exec",
+                                                   dont_inherit=True))
+        modules[path] = kept[1]
     return modules[path]
 
 
