@@ -147,6 +147,7 @@ class GradingExecute(Execute):
         self._check_assign_resources(resources)
         self._report = report = ExecutionReport()
         self._nb_chars = 0
+        self._test_cpu_start: float | None = None
         stop_index: int | None = None
         import time
 
@@ -163,13 +164,16 @@ class GradingExecute(Execute):
                     self._cell_chars = 0
                     self._cut_this_cell = False
                     began = time.monotonic()
-                    replaced = self._guard() if is_test_cell(cell) else []
+                    test = is_test_cell(cell)
+                    replaced = self._guard() if test else []
                     try:
                         self.preprocess_cell(cell, resources, index)
                         if replaced:
                             self._void_test(cell, replaced)
                         if cell.cell_type == "code":
                             report.timings[describe_cell(cell, index)] = time.monotonic() - began
+                        if test:
+                            self._count_cpu("test cpu", self._test_cpu_start)
                     except DeadKernelError:
                         stop_index = index
                         self._stop(report, cell, index, "died",
@@ -225,13 +229,37 @@ class GradingExecute(Execute):
             count += 1
         return count
 
+    # --- where the kernel's CPU goes (make bench: the learner's cells against the grader's work) ----
+    _CPU = "sum(__import__('resource').getrusage(0)[:2])"
+
+    def _kernel_cpu(self, reply: dict | None, key: str) -> float | None:
+        try:
+            return float(reply["content"]["user_expressions"][key]["data"]["text/plain"])  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _count_cpu(self, name: str, since: float | None) -> None:
+        """Add the kernel's CPU since ``since`` to ``name`` (one silent request after a test cell)."""
+        if since is None:
+            return
+        try:
+            assert self.kc is not None
+            now = self._kernel_cpu(self.wait_for_reply(self.kc.execute(
+                "", silent=True, store_history=False, user_expressions={"cpu": self._CPU})), "cpu")
+        except Exception:  # noqa: BLE001 (a measurement must never cost a learner a grade)
+            return
+        if now is not None:
+            self._report.timings[name] = self._report.timings.get(name, 0.0) + max(0.0, now - since)
+
     def _guard(self) -> list[str]:
         """What the learner's code replaced in the course or the grader, checked just before a test.
 
         The hidden tests call ``checks.integrity()``, but a notebook can replace that very
         function (and every check) before the tests run. This runs the kit's integrity check
         from its file, as a module of its own, so replacing ``checks.*`` does not silence it.
+        The same request reads the kernel's CPU before and after the check.
         """
+        self._test_cpu_start = None
         if not self.guard_module:  # the grader sets it only where the kit has one
             return []
         expression = (
@@ -241,11 +269,16 @@ class GradingExecute(Execute):
             "if 'course' in __import__('sys').modules else [])")
         try:
             assert self.kc is not None
-            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"guard": expression})
+            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={
+                "cpu before": self._CPU, "guard": expression, "cpu after": self._CPU})
             reply = self.wait_for_reply(msg_id)
             answer = reply["content"]["user_expressions"]["guard"]  # type: ignore[index]
         except Exception:
             return []  # the kernel is gone or hung: the cell itself will say so
+        before, after = self._kernel_cpu(reply, "cpu before"), self._kernel_cpu(reply, "cpu after")
+        if before is not None and after is not None:
+            self._report.timings["guard cpu"] = self._report.timings.get("guard cpu", 0.0) + max(0.0, after - before)
+            self._test_cpu_start = after
         if answer.get("status") != "ok":
             found = [f"the integrity check itself could not run ({answer.get('ename', 'error')})"]
         else:

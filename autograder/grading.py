@@ -61,6 +61,7 @@ class Settings:
     run_ungraded: bool = False  # also execute notebooks that have no graded cell (0 points)
     sandbox: bool = True  # every kernel in a bwrap sandbox (autograder/sandbox.py); False: --no-sandbox
     limits: dict = field(default_factory=dict)  # sandbox.Limits as a dict (defaults when empty)
+    shared_runs: bool = True  # test cells share the grader's crew runs; False: each runs its own (bench)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -258,6 +259,10 @@ def _guard_file(kit: Path) -> str | None:
     return next((rel for rel in GUARD_FILES if (kit / rel).exists()), None)
 
 
+# Read by autograder/checks/common.py (SHARING_SWITCH) in the kernel: "0" turns shared runs off.
+SHARED_RUNS_ENV = "COURSE_SHARED_RUNS"
+
+
 def _prepare(settings: Settings, root: Path, student: str, notebook: str, submitted: Path) -> dict[str, str]:
     """A private course folder for one notebook; returns the kernel's environment."""
     template = Path(settings.template)
@@ -348,6 +353,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     started = time.monotonic()
     root = Path(settings.work) / student / notebook
     kernel_env = _prepare(settings, root, student, notebook, submitted)
+    kernel_env[SHARED_RUNS_ENV] = "1" if settings.shared_runs else "0"
     result = NotebookResult(student_id=student, notebook=notebook, score=0.0, max_score=max_score, status="failed")
 
     try:

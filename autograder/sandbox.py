@@ -46,7 +46,8 @@ USERNS_UID = 65534  # non-root grader: the uid the user namespace shows
 # Names a kernel's environment may hold: nothing else of the grader's reaches it.
 ENV_ALLOWED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH",
                "PYTHONNOUSERSITE", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED", "IPYTHONDIR", "MPLBACKEND",
-               "MPLCONFIGDIR", "COURSE_STORAGE_DIR", "COURSE_GRADING", "JPY_SESSION_NAME")
+               "MPLCONFIGDIR", "COURSE_STORAGE_DIR", "COURSE_GRADING", "JPY_SESSION_NAME",
+               "COURSE_SHARED_RUNS")
 
 
 class SandboxUnavailable(Exception):
