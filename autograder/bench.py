@@ -10,9 +10,15 @@ process, one student after another, a fresh kernel per notebook (what an
 instructor runs by hand). Ours: ``python -m autograder grade`` with its
 defaults. Both produce grades and feedback for every notebook.
 
-Printed: seconds, the ratio, seconds per student, the time a class of 200
-would take (fixed start-up cost + 200 x the measured cost per student), and
-the sandbox's cost per notebook: the same class graded with and without it.
+Ours runs twice, alternating: "today" (every test cell kicks off the learner's
+crews afresh, as before issue 14: ``shared_runs=False``) and "new" (the test
+cells of a notebook share one set of runs, ``autograder/checks/common.py``).
+
+Printed: seconds, seconds per student, the time a class of 200 would take
+(fixed start-up cost + 200 x the measured cost per student), the ratios, the
+load average, where a graded notebook's time goes (the learner's own cells,
+the floor, against the grader's work), and the sandbox's cost per notebook:
+the same class graded with and without it.
 """
 
 from __future__ import annotations
@@ -72,74 +78,140 @@ def run_stock(work: Path, klass: Path) -> float:
     return time.monotonic() - started
 
 
+def _graded(res) -> list:
+    return [r for r in res.results if r.timings]
+
+
+def _per_student(res, total: float, students: int) -> float:
+    """Seconds per student after the fixed start-up (template, workers and their warm kernels)."""
+    fixed = res.timings.get("prepare", 0.0) + res.timings.get("workers ready", 0.0)
+    return max(0.0, total - fixed) / students
+
+
+def _fixed(res) -> float:
+    return res.timings.get("prepare", 0.0) + res.timings.get("workers ready", 0.0)
+
+
+def floor(res) -> dict[str, float]:
+    """Where a graded notebook's time goes (means over the run's graded notebooks).
+
+    The kernel's CPU split three ways: the learner's own cells (the floor: a grader cannot
+    make them cheaper), the test cells (the checks and their crew runs) and the guard before
+    each test cell; then the grader's wall time outside the kernel: starting the kernel,
+    nbgrader's steps around the run, and the feedback page.
+    """
+    graded = _graded(res)
+    n = max(1, len(graded))
+
+    def mean(get) -> float:
+        return sum(get(r) for r in graded) / n
+
+    def cells(r) -> float:
+        return sum(v for k, v in r.timings.items() if k.startswith(("cell ", "the cell ")))
+
+    return {
+        "learner cpu": mean(lambda r: r.timings.get("kernel cpu", 0.0) - r.timings.get("test cpu", 0.0)
+                            - r.timings.get("guard cpu", 0.0)),
+        "tests cpu": mean(lambda r: r.timings.get("test cpu", 0.0)),
+        "guard cpu": mean(lambda r: r.timings.get("guard cpu", 0.0)),
+        "kernel start": mean(lambda r: r.timings.get("kernel start", 0.0)),
+        "cells wall": mean(cells),
+        "nbgrader": mean(lambda r: r.timings.get("autograde (all)", 0.0) - r.timings.get("kernel start", 0.0)
+                         - cells(r)),
+        "feedback": mean(lambda r: max(0.0, r.seconds - r.timings.get("autograde (all)", 0.0))),
+        "grader cpu": mean(lambda r: r.timings.get("grader cpu", 0.0)),
+        "notebook": mean(lambda r: r.seconds),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: one per core)")
-    parser.add_argument("--skip-stock", action="store_true", help="measure only `grade` (quick)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of today's and the new pipeline")
+    parser.add_argument("--skip-stock", action="store_true", help="do not run stock nbgrader (quick)")
     parser.add_argument("--skip-no-sandbox", action="store_true", help="do not also grade without the sandbox")
     args = parser.parse_args(argv)
     os.environ["PATH"] = with_venv_on_path()["PATH"]
     workers = args.workers or batch.default_workers()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-", dir=str(ROOT / "build") if (ROOT / "build").is_dir() else None) as tmp:
         work = Path(tmp)
         klass = work / "class"
         ids = make_class(klass, args.students)
         print(f"Class: {len(ids)} students x {len(list((SOURCE / ASSIGNMENT).glob('*.ipynb')))} notebooks, "
-              f"{os.cpu_count()} cores.", flush=True)
+              f"{os.cpu_count()} cores, load average {load_before[0]:.2f}.", flush=True)
         stock = None
         if not args.skip_stock:
             print("Stock nbgrader (autograde + generate_feedback, serial) ...", flush=True)
             stock = run_stock(work, klass)
             print(f"  {stock:.1f} s", flush=True)
-        # Sandbox and no sandbox alternate (twice each when compared), so that load from
-        # anything else on the machine falls on both alike.
-        runs: dict[str, list] = {"sandbox": [], "no sandbox": []}
-        order = [("sandbox", True)] if args.skip_no_sandbox else [("sandbox", True), ("no sandbox", False)] * 2
-        for label, sandboxed in order:
-            print(f"grade ({workers} workers, {batch.default_kernel()} kernels, {label}) ...", flush=True)
-            started = time.monotonic()
-            res = batch.grade_submissions(klass, work / f"out-{sandboxed}", workers, work_root=work / "grading",
-                                          sandbox=sandboxed, progress_stream=open(os.devnull, "w"))
-            runs[label].append((res, time.monotonic() - started))
-            print(f"  {runs[label][-1][1]:.1f} s", flush=True)
-        result, ours = runs["sandbox"][0]
+        # The pipelines alternate, so that load from anything else on the machine falls on all alike.
+        # "today": every test cell runs the learner's crews afresh (shared_runs=False), as before issue 14.
+        pipelines = {"new": dict(sandbox=True, shared_runs=True), "today": dict(sandbox=True, shared_runs=False)}
+        if not args.skip_no_sandbox:
+            pipelines["no sandbox"] = dict(sandbox=False, shared_runs=True)
+        runs: dict[str, list] = {label: [] for label in pipelines}
+        for round_number in range(args.rounds):
+            for label, options in pipelines.items():
+                print(f"grade, {label} ({workers} workers, {batch.default_kernel()} kernels, round {round_number + 1}) ...",
+                      flush=True)
+                started = time.monotonic()
+                res = batch.grade_submissions(klass, work / f"out-{label.replace(' ', '-')}", workers,
+                                              work_root=work / "grading", progress_stream=open(os.devnull, "w"),
+                                              **options)
+                runs[label].append((res, time.monotonic() - started))
+                print(f"  {runs[label][-1][1]:.1f} s", flush=True)
+    load_after = os.getloadavg()
 
     n = len(ids)
-    fixed = result.timings.get("prepare", 0.0) + result.timings.get("workers ready", 0.0)
-    per_student = max(0.0, ours - fixed) / n
+    per = {label: sum(_per_student(res, total, n) for res, total in pairs) / len(pairs)
+           for label, pairs in runs.items()}
+    fixed = {label: sum(_fixed(res) for res, _ in pairs) / len(pairs) for label, pairs in runs.items()}
+    total = {label: sum(t for _, t in pairs) / len(pairs) for label, pairs in runs.items()}
     print()
-    print(f"{'':28}{'seconds':>9}{'s/student':>11}")
+    print(f"{'':34}{'seconds':>9}{'s/student':>11}{'200 students':>14}")
     if stock is not None:
-        print(f"{'stock nbgrader (serial)':28}{stock:9.1f}{stock / n:11.1f}")
-    print(f"{f'grade ({workers} workers)':28}{ours:9.1f}{ours / n:11.1f}")
+        print(f"{'stock nbgrader (serial)':34}{stock:9.1f}{stock / n:11.1f}{200 * stock / n / 60:11.1f} min")
+    for label in ("today", "new"):
+        name = f"grade, {label} ({workers} workers)"
+        projection = fixed[label] + 200 * per[label]
+        print(f"{name:34}{total[label]:9.1f}{per[label]:11.2f}{projection / 60:11.1f} min")
+    print(f"(grade's s/student: after its fixed start-up of {fixed['new']:.1f} s, template and warm workers; "
+          f"means of {args.rounds} alternating rounds)")
+    print(f"\nnew vs today: {per['today'] / max(per['new'], 1e-9):.2f}x per student")
     if stock is not None:
-        print(f"\nratio: {stock / ours:.2f}x faster than stock")
-    print(f"grade's fixed start-up: {fixed:.1f} s (template {result.timings.get('prepare', 0):.1f} s, "
-          f"workers ready {result.timings.get('workers ready', 0):.1f} s); then {per_student:.1f} s per student")
-    projection = fixed + 200 * per_student
-    print(f"projection for 200 students: {projection / 60:.1f} min with grade"
-          + (f", {200 * stock / n / 60:.1f} min with stock nbgrader" if stock is not None else ""))
-    if runs["no sandbox"]:
+        print(f"new vs stock nbgrader: {stock / n / max(per['new'], 1e-9):.1f}x per student, "
+              f"{(200 * stock / n) / (fixed['new'] + 200 * per['new']):.1f}x for 200 students "
+              f"(today: {stock / n / max(per['today'], 1e-9):.1f}x per student)")
+    print(f"load average: {load_before[0]:.2f} before, {load_after[0]:.2f} after (2 cores shared with other work)")
+
+    print("\nPer graded notebook (means): the floor is the learner's own cells; the rest is grading's.")
+    columns = ("learner cpu", "tests cpu", "guard cpu", "grader cpu", "kernel start", "cells wall", "nbgrader",
+               "feedback", "notebook")
+    print(f"{'':12}" + "".join(f"{c:>13}" for c in columns))
+    for label in ("today", "new"):
+        parts = [floor(res) for res, _ in runs[label]]
+        means = {c: sum(p[c] for p in parts) / len(parts) for c in columns}
+        print(f"{label:12}" + "".join(f"{means[c]:13.2f}" for c in columns))
+    print("(learner/tests/guard cpu: the kernel's CPU seconds; grader cpu: the worker's own (nbgrader, feedback, "
+          "talking to the kernel); the rest wall seconds; notebook: start to feedback written, in one worker)")
+
+    if "no sandbox" in runs:
         print("\nThe sandbox's cost, per graded notebook (same class, alternating runs, means):")
         print(f"{'':16}{'grade s/notebook':>18}{'autograde':>11}{'kernel start':>14}{'kernel CPU':>12}")
         means = {}
-        for label, pairs in runs.items():
-            graded = [r for res, _ in pairs for r in res.results if r.timings]
-            n = max(1, len(graded))
-            wall = sum(max(0.0, total - res.timings.get("prepare", 0.0) - res.timings.get("workers ready", 0.0))
-                       * workers / max(1, len([r for r in res.results if r.timings])) for res, total in pairs) / len(pairs)
-            means[label] = [wall] + [sum(r.timings.get(k, 0.0) for r in graded) / n
+        for label, key in (("sandbox", "new"), ("no sandbox", "no sandbox")):
+            pairs = runs[key]
+            graded = [r for res, _ in pairs for r in _graded(res)]
+            count = max(1, len(graded))
+            wall = sum(max(0.0, t - _fixed(res)) * workers / max(1, len(_graded(res))) for res, t in pairs) / len(pairs)
+            means[label] = [wall] + [sum(r.timings.get(k, 0.0) for r in graded) / count
                                      for k in ("autograde (all)", "kernel start", "kernel cpu")]
             print(f"{label:16}" + "".join(f"{v:{w}.2f}" for v, w in zip(means[label], (18, 11, 14, 12))))
         on, off = means["sandbox"], means["no sandbox"]
         print(f"sandbox cost: {on[1] - off[1]:+.2f} s per notebook's autograde ({100 * (on[1] - off[1]) / off[1]:+.0f}%), "
               f"{on[3] - off[3]:+.2f} s of kernel CPU ({100 * (on[3] - off[3]) / max(off[3], 1e-9):+.0f}%)")
-    kernel_cpu = [r.timings.get("kernel cpu", 0.0) for r in result.results if r.timings]
-    if kernel_cpu:
-        print(f"(learner-notebook CPU inside kernels: {sum(kernel_cpu) / n:.1f} s per student, "
-              f"i.e. {sum(kernel_cpu) / n / workers * 200 / 60:.1f} min for 200 on {workers} workers "
-              "before any grading overhead)")
     return 0
 
 

@@ -350,7 +350,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     root = Path(settings.work) / student / notebook
     kernel_env = _prepare(settings, root, student, notebook, submitted)
     kernel_env[SHARED_RUNS_ENV] = "1" if settings.shared_runs else "0"
@@ -486,6 +486,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         html = None
     result.feedback_html = feedback_mod.finish(html, result, _path_roots(settings, root))
     result.seconds = time.monotonic() - started
+    result.timings["grader cpu"] = round(time.process_time() - cpu_started, 3)  # this process: nbgrader, feedback
     _cleanup(settings, root)
     return result
 

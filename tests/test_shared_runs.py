@@ -228,3 +228,10 @@ def test_shared_runs_give_the_verdicts_fresh_runs_give(kind, monkeypatch):
     assert runs_shared < made() - before  # and the sharing saved runs
     failed = [line for line in shared if not line.endswith(": passed")]
     assert bool(failed) == (kind in ("wrong", "missing join")), failed
+
+
+def test_the_grader_and_the_kernel_name_the_same_switch():
+    from autograder import grading, sandbox
+
+    assert grading.SHARED_RUNS_ENV == common.SHARING_SWITCH
+    assert sandbox.base_env({grading.SHARED_RUNS_ENV: "0"})[common.SHARING_SWITCH] == "0"  # it reaches the kernel
