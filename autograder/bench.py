@@ -111,7 +111,8 @@ def floor(res) -> dict[str, float]:
 
     return {
         "learner cpu": mean(lambda r: r.timings.get("kernel cpu", 0.0) - r.timings.get("test cpu", 0.0)
-                            - r.timings.get("guard cpu", 0.0)),
+                            - r.timings.get("guard cpu", 0.0) - r.timings.get("start cpu", 0.0)),
+        "start cpu": mean(lambda r: r.timings.get("start cpu", 0.0)),
         "tests cpu": mean(lambda r: r.timings.get("test cpu", 0.0)),
         "guard cpu": mean(lambda r: r.timings.get("guard cpu", 0.0)),
         "kernel start": mean(lambda r: r.timings.get("kernel start", 0.0)),
@@ -187,15 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average: {load_before[0]:.2f} before, {load_after[0]:.2f} after (2 cores shared with other work)")
 
     print("\nPer graded notebook (means): the floor is the learner's own cells; the rest is grading's.")
-    columns = ("learner cpu", "tests cpu", "guard cpu", "grader cpu", "kernel start", "cells wall", "nbgrader",
-               "feedback", "notebook")
+    columns = ("learner cpu", "tests cpu", "guard cpu", "start cpu", "grader cpu", "kernel start", "cells wall",
+               "nbgrader", "feedback", "notebook")
     print(f"{'':12}" + "".join(f"{c:>13}" for c in columns))
     for label in ("today", "new"):
         parts = [floor(res) for res, _ in runs[label]]
         means = {c: sum(p[c] for p in parts) / len(parts) for c in columns}
         print(f"{label:12}" + "".join(f"{means[c]:13.2f}" for c in columns))
-    print("(learner/tests/guard cpu: the kernel's CPU seconds; grader cpu: the worker's own (nbgrader, feedback, "
-          "talking to the kernel); the rest wall seconds; notebook: start to feedback written, in one worker)")
+    print("(learner/tests/guard/start cpu: the kernel's CPU seconds in the learner's cells, the test cells, the guard "
+          "and its start; grader cpu: the worker's own (nbgrader, feedback, talking to the kernel); the rest wall "
+          "seconds; notebook: start to feedback written, in one worker)")
 
     if "no sandbox" in runs:
         print("\nThe sandbox's cost, per graded notebook (same class, alternating runs, means):")

@@ -160,6 +160,7 @@ class GradingExecute(Execute):
                 if info_msg is None:
                     raise DeadKernelError("no reply to kernel_info")
                 self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+                self._count_cpu("start cpu", 0.0)  # what the kernel used to start, before any cell
                 for index, cell in enumerate(self.nb.cells):
                     self._cell_chars = 0
                     self._cut_this_cell = False
