@@ -249,7 +249,6 @@ class SharedRuns:
 
     def __init__(self) -> None:
         self._runs: dict[tuple, _Kept] = {}
-        self._pinned: list[Any] = []
 
     def key(self, make: Any, crew: Crew, latency: float, timeout: float, arguments: dict) -> "_Key | None":
         """None for what cannot be identified safely (a Crew object, a callable that is not a plain function)."""
