@@ -43,7 +43,7 @@ def _where(path: Path) -> str:
 def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="folder for grades.csv, feedback/, autograded/, logs/ (default: grades/)")
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: two per core)")
     parser.add_argument("--timeout", type=int, default=timeout,
                         help=f"seconds one cell may run (default: {timeout})")
     parser.add_argument("--kernel", choices=("fork", "fresh"), default=None,
