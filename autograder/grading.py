@@ -35,6 +35,7 @@ from autograder import execute as execute_mod
 from autograder import feedback_pages as feedback_mod
 from autograder import kit as kit_mod
 from autograder import procs
+from autograder import witness_rules
 
 # The gradebook tables that define the assignment. A notebook's code that
 # changes them (to turn a test into `pass`, raise points...) is tampering.
@@ -61,6 +62,7 @@ class Settings:
     run_ungraded: bool = False  # also execute notebooks that have no graded cell (0 points)
     sandbox: bool = True  # every kernel in a bwrap sandbox (autograder/sandbox.py); False: --no-sandbox
     limits: dict = field(default_factory=dict)  # sandbox.Limits as a dict (defaults when empty)
+    witness: bool = True  # the model answers from the grader and confirms each test (autograder/witness.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -235,6 +237,7 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.GradingExecute.max_cell_output = settings.max_cell_output
     c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
     c.GradingExecute.kernel_env = kernel_env
+    c.GradingExecute.witness_socket = witness_rules.kernel_socket(settings)
     guard = _guard_file(Path(settings.kit))
     if settings.sandbox:
         from autograder import sandbox
@@ -363,6 +366,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     app = Autograde(coursedir=CourseDirectory(config=config), config=config)
     app.force = True
     app.create_student = True
+    witness = witness_rules.start(settings)
     ok, log, error = run_converter(app)
     used = _end_of_notebook(settings)
     keep = set()
@@ -392,9 +396,13 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
 
     if report.stop_kind == "startup" and attempt == 0:
         # Not the learner's doing (no cell of theirs ran): one more try on a fresh folder.
+        if witness is not None:
+            witness.stop()
         return grade_notebook(settings, student, notebook, submitted, max_score, attempt=1)
 
     autograded = root / "autograded" / student / settings.assignment / f"{notebook}.ipynb"
+    if witness is not None and (not ok or not autograded.exists()):
+        witness.stop()
     if not ok or not autograded.exists():
         result.reason = _nbgrader_failure(error, log)
         result.seconds = time.monotonic() - started
@@ -407,6 +415,13 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         score, total, grades = 0.0, max_score, []
         gradebook_changed = True
         result.log += f"\nreading the gradebook failed: {err}\n"
+    if witness is not None and grades:
+        # A test scores only when the model, outside the kernel, saw the work it reports.
+        result.notes.extend(witness_rules.conclude(witness, report, grades, f"sqlite:///{root / 'gradebook.db'}",
+                                                   settings, student, notebook, autograded))
+        score, total, grades = _gradebook_scores(root, settings, student, notebook)
+    elif witness is not None:
+        witness.stop()
 
     result.score, result.max_score, result.status = score, max_score, "graded"
     result.cells = {g["name"]: [g["score"], g["max_score"]] for g in grades}

@@ -9,6 +9,7 @@ from crewai import Crew, Process
 from autograder.checks.common import (
     FAST, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, process, run, schedules,
 )
+from autograder.checks import rules
 from autograder.checks.messages import fail, passed
 
 
@@ -71,12 +72,13 @@ def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
     hierarchical(crew)
     for recorded in schedules(build_crew, thorough):
         in_list_order_one_at_a_time(recorded, "List the tasks in pipeline order: research, write, edit.")
-        for before, after in zip(recorded.tasks, recorded.tasks[1:]):
-            if before.name not in after.received_from:
-                fail(f"{after.name!r} never saw the output of {before.name!r}.",
-                     "each step working from the previous step's output",
-                     f"it received output from: {names(after.received_from)}",
-                     "Leave context out (every earlier output is passed on) or chain it: context=[previous_task].")
+        broken = rules.chain_broken(recorded.tasks)
+        if broken:
+            before, after = broken
+            fail(f"{after.name!r} never saw the output of {before.name!r}.",
+                 "each step working from the previous step's output",
+                 f"it received output from: {names(after.received_from)}",
+                 "Leave context out (every earlier output is passed on) or chain it: context=[previous_task].")
     passed("same order as the list, one task at a time, each step saw the previous output")
 
 

@@ -15,6 +15,7 @@ from crewai import Crew, Process
 from course import graph
 
 from autograder.checks.common import build, names, process, run, schedules
+from autograder.checks import rules
 from autograder.checks.messages import fail, passed
 
 FOUR_PHASES: graph.Graph = {
@@ -159,7 +160,7 @@ def mixed_joins(build_crew: Any, thorough: bool = False) -> None:
             if not recorded.started_after_all(join, before):
                 fail(f"{join.name!r} started too early.", f"it starts after {wanted} end",
                      f"it started at {join.start:.2f} s", "Keep async_execution off on the join tasks.")
-            unseen = [b.name for b in before if b.name not in join.received_from]
+            unseen = rules.unreceived(join, before)
             if unseen:
                 fail(f"{join.name!r} did not receive every output it needs.", f"the outputs of {wanted}",
                      f"missing: {names(unseen)}",
