@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: one per core)")
     parser.add_argument("--skip-stock", action="store_true", help="measure only `grade` (quick)")
     parser.add_argument("--skip-no-sandbox", action="store_true", help="do not also grade without the sandbox")
+    parser.add_argument("--skip-witness", action="store_true", help="do not measure the model's witness (issue 11)")
     args = parser.parse_args(argv)
     os.environ["PATH"] = with_venv_on_path()["PATH"]
     workers = args.workers or batch.default_workers()
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[label].append((res, time.monotonic() - started))
             print(f"  {runs[label][-1][1]:.1f} s", flush=True)
         result, ours = runs["sandbox"][0]
+        witness_runs = [] if args.skip_witness else witness_cost(klass, work, workers)
 
     n = len(ids)
     fixed = result.timings.get("prepare", 0.0) + result.timings.get("workers ready", 0.0)
@@ -135,12 +137,43 @@ def main(argv: list[str] | None = None) -> int:
         on, off = means["sandbox"], means["no sandbox"]
         print(f"sandbox cost: {on[1] - off[1]:+.2f} s per notebook's autograde ({100 * (on[1] - off[1]) / off[1]:+.0f}%), "
               f"{on[3] - off[3]:+.2f} s of kernel CPU ({100 * (on[3] - off[3]) / max(off[3], 1e-9):+.0f}%)")
+    if witness_runs:
+        print_witness_cost(witness_runs)
     kernel_cpu = [r.timings.get("kernel cpu", 0.0) for r in result.results if r.timings]
     if kernel_cpu:
         print(f"(learner-notebook CPU inside kernels: {sum(kernel_cpu) / n:.1f} s per student, "
               f"i.e. {sum(kernel_cpu) / n / workers * 200 / 60:.1f} min for 200 on {workers} workers "
               "before any grading overhead)")
     return 0
+
+
+# --- the model's witness (issue 11) ---------------------------------------------------------
+
+def witness_cost(klass: Path, work: Path, workers: int, rounds: int = 2) -> list[tuple[bool, object]]:
+    """The same class graded with the witness on and off (sandbox on both), alternating ``rounds`` times."""
+    found = []
+    for round_ in range(rounds):
+        for on in (True, False):
+            print(f"grade (witness {'on' if on else 'off'}, round {round_ + 1}) ...", flush=True)
+            res = batch.grade_submissions(klass, work / f"out-witness-{on}", workers, work_root=work / "grading",
+                                          witness=on, progress_stream=open(os.devnull, "w"))
+            found.append((on, res))
+    return found
+
+
+def print_witness_cost(found: list[tuple[bool, object]]) -> None:
+    print("\nThe witness's cost, per graded notebook (same class, sandbox on, alternating runs, means):")
+    print(f"{'':14}{'autograde':>11}{'kernel CPU':>12}{'score':>8}")
+    means = {}
+    for on in (True, False):
+        graded = [r for flag, res in found if flag is on for r in res.results if r.timings]
+        n = max(1, len(graded))
+        means[on] = [sum(r.timings.get(k, 0.0) for r in graded) / n for k in ("autograde (all)", "kernel cpu")]
+        score = sum(r.score for r in graded) / max(1, len([1 for flag, _ in found if flag is on]))
+        print(f"{'witness ' + ('on' if on else 'off'):14}{means[on][0]:11.2f}{means[on][1]:12.2f}{score:8.0f}")
+    on, off = means[True], means[False]
+    print(f"witness cost: {on[0] - off[0]:+.2f} s per notebook's autograde ({100 * (on[0] - off[0]) / max(off[0], 1e-9):+.0f}%), "
+          f"{on[1] - off[1]:+.2f} s of kernel CPU ({100 * (on[1] - off[1]) / max(off[1], 1e-9):+.0f}%)")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ CHEATS = {
     # every check module's `fail` made silent (the guard compares functions, not what names point at)
     "fail_silenced": WRONG_CREW + '''
 import sys
+import autograder.checks  # loaded now, so that its modules are there to silence
 for name, module in list(sys.modules.items()):
     if name.startswith("autograder.checks") and hasattr(module, "fail"):
         module.fail = lambda *a, **k: None
@@ -74,13 +75,14 @@ orders = [["research", "write", "edit"]] * 3
     # the package attribute the test cells read, replaced after the real package was imported
     "namespace": WRONG_CREW + NOOP_CHECKS + '''
 import autograder, autograder.checks
+fake.__file__ = autograder.checks.__file__  # the guard reads the package's file through the attribute
 autograder.checks = fake
 ''',
     # an IPython input transformer that empties every test cell
     "input_transformer": WRONG_CREW + '''
 def empty_tests(lines):
     return ["pass\\n"] if any("checks." in line for line in lines) else lines
-get_ipython().input_transformers_cleaned.append(empty_tests)
+get_ipython().input_transformers_post.append(empty_tests)
 ''',
     # an AST transformer that drops every statement of a test cell
     "ast_transformer": WRONG_CREW + '''
