@@ -162,7 +162,7 @@ class Witness:
                 return
             while True:
                 try:
-                    line = await asyncio.wait_for(reader.readline(), self.bounds.idle_seconds)
+                    line = await asyncio.wait_for(asyncio.ensure_future(reader.readline()), self.bounds.idle_seconds)
                 except asyncio.TimeoutError:
                     self._problem(f"kept a channel to the model open for {self.bounds.idle_seconds:g} s "
                                   "without a request")

@@ -52,12 +52,13 @@ def fake_run(i=0):
     return run
 '''
 CHEATS = {
-    # every check module's `fail` made silent (the guard compares functions, not what names point at)
+    # each exercise's `fail` made silent (the guard compares functions, not what names point at)
     "fail_silenced": WRONG_CREW + '''
 import sys
 import autograder.checks  # loaded now, so that its modules are there to silence
 for name, module in list(sys.modules.items()):
-    if name.startswith("autograder.checks") and hasattr(module, "fail"):
+    # messages.fail itself is guarded (it is defined there); the names the checks imported are not
+    if name.startswith("autograder.checks.ex") and hasattr(module, "fail"):
         module.fail = lambda *a, **k: None
 ''',
     # the checks' own names for run/runs/schedules/build rebound to hand-made runs
