@@ -116,7 +116,9 @@ class Witness:
                     self._server.close()
                 for task in list(self._handlers):
                     task.cancel()
-                await asyncio.sleep(0)
+                # Let each channel's handler finish its cancellation (bounded: stop() waits at most `timeout`).
+                if self._handlers:
+                    await asyncio.wait(list(self._handlers), timeout=timeout / 2)
                 loop.stop()
 
             try:

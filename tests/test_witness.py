@@ -367,3 +367,65 @@ def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_tas
     lonely = [c for c in w.journal() if c["role"] == "Researcher 1"]  # one task of the async crew, alone
     denied = witness_rules.judge(lonely, cells, every)
     assert set(denied) == every, sorted(every - set(denied))
+
+
+# --- alternative-correct and typical wrong answers keep their scores through the witness ----------
+
+EXERCISES = ["01_sequential", "02_hierarchical", "03_async", "04_mixed_phases"]
+
+
+def _worked(name: str, replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The release notebook with every answer cell worked: the given replacements, else the reference."""
+    import re
+
+    markers = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
+    notebook = nbformat.read(str(ROOT / "release" / "crew_processes" / f"{name}.ipynb"), as_version=4)
+    source = {c.id: c for c in nbformat.read(str(ROOT / "source" / "crew_processes" / f"{name}.ipynb"),
+                                             as_version=4).cells}
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = (replacements[cell.id].strip("\n") if cell.id in replacements
+                           else markers.sub("", source[cell.id].source))
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def answers_graded(tmp_path_factory):
+    if sandbox.problem() is not None:
+        pytest.skip(f"no sandbox here: {sandbox.problem()}")
+    from crew_answers import ALTERNATIVE, MISSING_JOIN_03, WRONG
+
+    students = {"alternative": {n: ALTERNATIVE[f"{n}.ipynb"] for n in EXERCISES},
+                "wrong": {n: WRONG[f"{n}.ipynb"] for n in EXERCISES},
+                "missing_join": {"03_async": {"async_build": MISSING_JOIN_03}}}
+    root = tmp_path_factory.mktemp("answers")
+    for student, notebooks in students.items():
+        folder = root / "class" / student / "crew_processes"
+        folder.mkdir(parents=True)
+        for name, replacements in notebooks.items():
+            nbformat.write(_worked(name, replacements), str(folder / f"{name}.ipynb"))
+    out = root / "out"
+    result = batch.grade_submissions(root / "class", out, workers=2, work_root=root / "work", cell_timeout=60)
+    return {(r.student_id, r.notebook): r for r in result.results}
+
+
+@pytest.mark.slow
+def test_alternative_correct_answers_keep_full_marks_through_the_witness(answers_graded):
+    from crew_answers import FULL_SCORES
+
+    for name in EXERCISES:
+        result = answers_graded[("alternative", name)]
+        assert (result.score, result.status) == (FULL_SCORES[f"{name}.ipynb"], "graded"), (name, result.reason)
+
+
+@pytest.mark.slow
+def test_one_wrong_idea_still_loses_only_its_part_through_the_witness(answers_graded):
+    from crew_answers import WRONG_SCORES
+
+    for name in EXERCISES:
+        result = answers_graded[("wrong", name)]
+        scores = {grade_id: pair[0] for grade_id, pair in result.cells.items()}
+        assert scores == WRONG_SCORES[f"{name}.ipynb"], (name, scores, result.reason)
+        assert "never saw" not in result.reason
+    missing = answers_graded[("missing_join", "03_async")]
+    assert missing.score == 6 and "never saw" not in missing.reason, missing.reason
