@@ -367,7 +367,10 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     app.force = True
     app.create_student = True
     witness = witness_rules.start(settings)
-    ok, log, error = run_converter(app)
+    try:
+        ok, log, error = run_converter(app)
+    finally:
+        witness_rules.stop(witness)  # the kernel is gone: nothing more reaches the model
     used = _end_of_notebook(settings)
     keep = set()
     if settings.sandbox and settings.kernel == "fork":
@@ -396,13 +399,9 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
 
     if report.stop_kind == "startup" and attempt == 0:
         # Not the learner's doing (no cell of theirs ran): one more try on a fresh folder.
-        if witness is not None:
-            witness.stop()
         return grade_notebook(settings, student, notebook, submitted, max_score, attempt=1)
 
     autograded = root / "autograded" / student / settings.assignment / f"{notebook}.ipynb"
-    if witness is not None and (not ok or not autograded.exists()):
-        witness.stop()
     if not ok or not autograded.exists():
         result.reason = _nbgrader_failure(error, log)
         result.seconds = time.monotonic() - started
@@ -420,8 +419,6 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         result.notes.extend(witness_rules.conclude(witness, report, grades, f"sqlite:///{root / 'gradebook.db'}",
                                                    settings, student, notebook, autograded))
         score, total, grades = _gradebook_scores(root, settings, student, notebook)
-    elif witness is not None:
-        witness.stop()
 
     result.score, result.max_score, result.status = score, max_score, "graded"
     result.cells = {g["name"]: [g["score"], g["max_score"]] for g in grades}

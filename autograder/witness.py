@@ -174,7 +174,13 @@ class Witness:
                     return
                 if not line:
                     return
-                answer = await self._answer(line)
+                try:
+                    answer = await self._answer(line)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # noqa: BLE001  whatever a request does, the grader goes on
+                    self._problem(f"sent a model call the witness could not read ({type(err).__name__})")
+                    answer = {"error": "the model could not answer this call"}
                 writer.write((json.dumps(answer) + "\n").encode())
                 try:
                     await asyncio.wait_for(writer.drain(), self.bounds.idle_seconds)

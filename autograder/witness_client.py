@@ -9,8 +9,11 @@ witness its work. Learners' JupyterLab never runs this: there the model answers 
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import json
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -42,12 +45,26 @@ def _ask(path: str, message: dict) -> dict:
 
 
 def install(path: str) -> None:
-    """Send every agent's model call to the witness at ``path``."""
-    from crewai.execution import get_execution_uuid
+    """Send every agent's model call to the witness at ``path``, from the moment the course is imported.
 
-    from course import graph, scripted_llm
+    The course is not imported here: a notebook that never imports it runs as it would anyway.
+    """
+    def use(module: Any) -> None:
+        module.reply_backend = _backend(path)
 
+    module = sys.modules.get(MODEL_MODULE)
+    if module is not None:
+        use(module)
+    else:
+        sys.meta_path.insert(0, _WhenImported(MODEL_MODULE, use))
+
+
+def _backend(path: str):
     def backend(request: Any, latency: float, from_agent: Any = None, from_task: Any = None) -> str:
+        from crewai.execution import get_execution_uuid
+
+        from course import graph
+
         # The run and task labels only group calls; a false label can only hide work from the witness.
         message = {
             "request": request.to_dict(), "latency": float(latency or 0.0),
@@ -58,4 +75,39 @@ def install(path: str) -> None:
         }
         return str(_ask(path, message)["reply"])
 
-    scripted_llm.reply_backend = backend
+    return backend
+
+
+MODEL_MODULE = "course.scripted_llm"
+
+
+class _WhenImported(importlib.abc.MetaPathFinder):
+    """Runs ``then(module)`` right after ``name`` is first imported (then steps aside)."""
+
+    def __init__(self, name: str, then) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path, target=None):  # noqa: ANN001
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _ThenLoader(spec.loader, self.then)
+        return spec
+
+
+class _ThenLoader(importlib.abc.Loader):
+    def __init__(self, loader, then) -> None:
+        self._loader, self._then = loader, then
+
+    def create_module(self, spec):  # noqa: ANN001
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:  # noqa: ANN001
+        self._loader.exec_module(module)
+        self._then(module)
+
+    def __getattr__(self, name: str):  # get_source, get_filename...: the real loader's
+        return getattr(self._loader, name)

@@ -127,7 +127,16 @@ def build_crew():
 import course.recording
 course.recording.RecordedRun.order = lambda self: ["research", "write", "edit"]
 ''',
+    # the recorder's collector swapped for one of the learner's (also caught by the kit's guard)
+    "collector_replaced": WRONG_CREW + '''
+import course.recording as rec
+class Collector(rec._Collector):
+    def snapshot(self):
+        return []
+rec._collector = Collector()
+''',
 }
+GUARDED = {"recording_patched", "collector_replaced"}  # the kit's guard sees these too
 
 
 def _student(folder: Path, source: str | None) -> None:
@@ -175,7 +184,7 @@ def test_the_honest_classmate_keeps_full_marks(graded):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cheat", sorted(set(CHEATS) - {"recording_patched"}))
+@pytest.mark.parametrize("cheat", sorted(set(CHEATS) - GUARDED))
 def test_each_cheat_scores_0_in_every_part_it_faked_with_a_reason(graded, cheat):
     rows, out = graded
     row = rows[cheat]
@@ -191,10 +200,12 @@ def test_each_cheat_scores_0_in_every_part_it_faked_with_a_reason(graded, cheat)
 
 
 @pytest.mark.slow
-def test_a_patched_recorder_scores_0_in_every_part(graded):
+@pytest.mark.parametrize("cheat", sorted(GUARDED))
+def test_a_patched_recorder_scores_0_in_every_part(graded, cheat):
     rows, out = graded
-    assert float(rows["recording_patched"]["score"]) == 0
-    assert rows["recording_patched"]["reason"]
+    assert float(rows[cheat]["score"]) == 0
+    assert all(float(rows[cheat][f"1.{i + 1} {part}"]) == 0 for i, part in enumerate(PARTS))
+    assert "replaced parts of the course or the grader" in rows[cheat]["reason"]
 
 
 # --- the witness under attack, alone -----------------------------------------------------
