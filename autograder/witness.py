@@ -69,6 +69,8 @@ class Witness:
         self._server: asyncio.AbstractServer | None = None
         self._open = 0
         self._handlers: set[asyncio.Task] = set()
+        self._cpu = 0.0  # CPU seconds of the witness's thread (answering, signing, journaling)
+        self.judged = 0.0  # seconds the grader spent judging the journal (witness_rules.conclude)
 
     # --- the grader's side ----------------------------------------------------------
     @property
@@ -100,6 +102,7 @@ class Witness:
                 loop.run_forever()
             finally:
                 loop.close()
+                self._cpu = time.thread_time()
 
         self._thread = threading.Thread(target=run, name="course-witness", daemon=True)
         self._thread.start()
@@ -130,6 +133,12 @@ class Witness:
             self.path.unlink()
         except OSError:
             pass
+
+    def cost(self) -> dict[str, float]:
+        """What this notebook's witness cost the grader (for ``make bench`` and the logs)."""
+        with self._lock:
+            calls = len(self._records)
+        return {"witness calls": float(calls), "witness cpu": round(self._cpu, 4), "witness judge": round(self.judged, 4)}
 
     def journal(self) -> list[dict]:
         """The calls this witness answered, in the order they ended (copies)."""

@@ -286,6 +286,9 @@ def conclude(w, report, grades: list[dict], gradebook_url: str, settings, studen
     """Zero each passed test cell the (stopped) witness does not confirm; the notes for the reason."""
     if w is None:
         return []
+    import time
+
+    began = time.monotonic()
     passed = {g["name"] for g in grades if g["score"] > 0}
     denied = judge(w.journal(), report.cells, passed)
     notes = []
@@ -295,4 +298,5 @@ def conclude(w, report, grades: list[dict], gradebook_url: str, settings, studen
     if denied:
         apply(denied, gradebook_url, settings.course_id, settings.assignment, notebook, student, autograded)
         notes.extend(f"{why}, so it scores 0" for why in denied.values())
+    w.judged = time.monotonic() - began
     return notes
