@@ -163,17 +163,20 @@ def witness_cost(klass: Path, work: Path, workers: int, rounds: int = 2) -> list
 
 def print_witness_cost(found: list[tuple[bool, object]]) -> None:
     print("\nThe witness's cost, per graded notebook (same class, sandbox on, alternating runs, means):")
-    print(f"{'':14}{'autograde':>11}{'kernel CPU':>12}{'score':>8}")
+    keys = ("autograde (all)", "kernel cpu", "witness cpu", "witness judge", "witness calls")
+    print(f"{'':14}{'autograde':>11}{'kernel CPU':>12}{'witness CPU':>13}{'judging':>9}{'calls':>7}{'score':>7}")
     means = {}
     for on in (True, False):
         graded = [r for flag, res in found if flag is on for r in res.results if r.timings]
         n = max(1, len(graded))
-        means[on] = [sum(r.timings.get(k, 0.0) for r in graded) / n for k in ("autograde (all)", "kernel cpu")]
+        means[on] = [sum(r.timings.get(k, 0.0) for r in graded) / n for k in keys]
         score = sum(r.score for r in graded) / max(1, len([1 for flag, _ in found if flag is on]))
-        print(f"{'witness ' + ('on' if on else 'off'):14}{means[on][0]:11.2f}{means[on][1]:12.2f}{score:8.0f}")
+        print(f"{'witness ' + ('on' if on else 'off'):14}" + "".join(
+            f"{v:{w}.{p}f}" for v, w, p in zip(means[on], (11, 12, 13, 9, 7), (2, 2, 3, 3, 0))) + f"{score:7.0f}")
     on, off = means[True], means[False]
     print(f"witness cost: {on[0] - off[0]:+.2f} s per notebook's autograde ({100 * (on[0] - off[0]) / max(off[0], 1e-9):+.0f}%), "
-          f"{on[1] - off[1]:+.2f} s of kernel CPU ({100 * (on[1] - off[1]) / max(off[1], 1e-9):+.0f}%)")
+          f"{on[1] - off[1]:+.2f} s of kernel CPU ({100 * (on[1] - off[1]) / max(off[1], 1e-9):+.0f}%); "
+          f"in the grader {on[2]:.3f} s CPU answering {on[4]:.0f} calls and {on[3]:.3f} s judging")
 
 
 if __name__ == "__main__":

@@ -419,6 +419,7 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         result.notes.extend(witness_rules.conclude(witness, report, grades, f"sqlite:///{root / 'gradebook.db'}",
                                                    settings, student, notebook, autograded))
         score, total, grades = _gradebook_scores(root, settings, student, notebook)
+        result.timings.update(witness.cost())
 
     result.score, result.max_score, result.status = score, max_score, "graded"
     result.cells = {g["name"]: [g["score"], g["max_score"]] for g in grades}
