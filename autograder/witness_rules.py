@@ -11,14 +11,16 @@ check passed **and** the witness confirms.
 Which runs count for a test cell: those that began in the window of any test
 cell up to and including it (test cells may share one set of runs, made in the
 first test cell that needs them); for parts about the learner's own runs
-(1.4, 2.4, 3.5) also those of the learner's cells before it. A run from a
-learner's cell never confirms a part the grader's own re-runs decide.
+(1.4, 3.5) also those of the learner's cells before it, passed separately. A
+run from a learner's cell never confirms a part the grader's own re-runs decide
+(the notebooks' own demo cells run the course's example crews).
 
 What the model cannot see stays graded in the kernel only: answers the learner
 types (2.4's two choices and its number, Ex 4.1's DAG). For 2.4 the witness
-still requires the two runs that test measures; 3.1 and 3.2 are about the
-crew's structure, and the witness confirms their only trace in the model's
-calls: tasks of one run answered side by side, by different agents.
+still requires the two runs that test measures. 3.1 and 3.2 read the crew's
+structure and make no run: their evidence is the grader's runs of the same crew
+in the notebook's other test cells (3.1: that they reached the model; 3.2: three
+tasks answered by three different agents).
 """
 
 from __future__ import annotations
@@ -84,22 +86,19 @@ def _hier_order(runs: Runs, mine: Runs) -> bool:
 
 
 def _hier_answers(runs: Runs, mine: Runs) -> bool:
-    # The numbers and choices are typed; what the model saw is the two runs they are about.
-    every = runs + mine
-    return any(_hierarchical(r) for r in every) and any(_sequential(r, len(r.tasks)) for r in every)
-
-
-def _side_by_side(run: RecordedRun, distinct_agents: bool) -> bool:
-    return any(run.overlap(a, b) and (not distinct_agents or a.worker != b.worker)
-               for i, a in enumerate(run.tasks) for b in run.tasks[i + 1:])
+    # The numbers and choices are typed; what the model saw is the two runs the test measures.
+    return any(_hierarchical(r) for r in runs) and any(_sequential(r, len(r.tasks)) for r in runs)
 
 
 def _async_shape(runs: Runs, mine: Runs) -> bool:
-    return any(_side_by_side(r, False) for r in runs + mine)
+    # Async flags leave no trace the model can see in a crew that fails (one agent for all three
+    # research tasks runs one of them): the witness confirms that the grader's runs reached it.
+    return any(r.tasks for r in runs)
 
 
 def _async_agents(runs: Runs, mine: Runs) -> bool:
-    return any(_side_by_side(r, True) for r in runs + mine)
+    # The research tasks (all but the one that started last) were answered by different agents.
+    return any(_sequential(r, 4) and len({t.worker for t in rules.by_start(r)[:-1]}) == 3 for r in runs)
 
 
 def _research_and_join(run: RecordedRun) -> tuple[list, object] | None:
@@ -125,9 +124,14 @@ def _async_join(runs: Runs, mine: Runs) -> bool:
     return False
 
 
-def _async_timing(runs: Runs, mine: Runs) -> bool:
-    four = [r for r in mine if _sequential(r, 4)]
+def _both_kinds(runs: Runs) -> bool:
+    four = [r for r in runs if _sequential(r, 4)]
     return any(r.overlapping_pairs() for r in four) and any(not r.overlapping_pairs() for r in four)
+
+
+def _async_timing(runs: Runs, mine: Runs) -> bool:
+    # The grader's two runs (parallel and not) and the learner's own measured runs of both kinds.
+    return _both_kinds(runs) and _both_kinds(mine)
 
 
 def _phases(run: RecordedRun) -> list | None:
@@ -167,9 +171,12 @@ def _mixed_joins(runs: Runs, mine: Runs) -> bool:
 class Part:
     """What the witness requires for one test cell."""
 
-    confirm: Callable[[Runs, Runs], bool]
-    learner_runs: bool  # also the learner's own runs (cells before the test) count
+    confirm: Callable[[Runs, Runs], bool]  # (the grader's runs, the learner's own runs) -> confirmed
+    learner_runs: bool  # the learner's own runs (cells before the test) are passed too
     confirms: str  # for the docs and the reason
+    # A test that only reads the crew's structure makes no run of its own: the grader's runs of
+    # the same crew in the notebook's other test cells are its evidence.
+    every_test: bool = False
 
 
 PARTS: dict[str, Part] = {
@@ -181,12 +188,14 @@ PARTS: dict[str, Part] = {
     "test_hier_setup": Part(_hier_setup, False, "a run under a manager that finished every task"),
     "test_hier_delegation": Part(_hier_delegation, False, "the manager handed the tasks to more than one worker"),
     "test_hier_order": Part(_hier_order, False, "tasks one after another under the manager, each given the last output"),
-    "test_hier_answers": Part(_hier_answers, True, "a run under a manager and a sequential run"),
-    "test_async_shape": Part(_async_shape, True, "tasks of one run answered side by side"),
-    "test_async_agents": Part(_async_agents, True, "tasks answered side by side by different agents"),
+    "test_hier_answers": Part(_hier_answers, False, "a run under a manager and a sequential run"),
+    "test_async_shape": Part(_async_shape, False, "the grader's runs of your crew", every_test=True),
+    "test_async_agents": Part(_async_agents, False, "three tasks answered by three different agents, then one more",
+                              every_test=True),
     "test_async_overlap": Part(_async_overlap, False, "three tasks answered at the same time, then one more"),
     "test_async_join": Part(_async_join, False, "the last task started after the other three and received them"),
-    "test_async_timing": Part(_async_timing, True, "runs of yours with and without tasks side by side"),
+    "test_async_timing": Part(_async_timing, True,
+                              "runs with and without tasks side by side, the grader's and yours"),
     "test_mixed_matches": Part(_mixed_matches, False, "tasks that waited as the four phases do"),
     "test_mixed_parallel": Part(_mixed_parallel, False, "both pairs of phase 1 and phase 3 side by side"),
     "test_mixed_joins": Part(_mixed_joins, False, "analysis and review started after, and received, both before them"),
@@ -219,7 +228,8 @@ def judge(journal: list[dict], cells: list[dict], passed: set[str]) -> dict[str,
         if not cell.get("test") or part is None or grade_id not in passed:
             continue
         earlier = cells[:position + 1]
-        tests = [r for c in earlier if c.get("test") for r in by_cell.get(c["index"], [])]
+        tests = [r for c in (cells if part.every_test else earlier) if c.get("test")
+                 for r in by_cell.get(c["index"], [])]
         mine = [r for c in earlier if not c.get("test") for r in by_cell.get(c["index"], [])] \
             if part.learner_runs else []
         if not part.confirm(tests, mine):

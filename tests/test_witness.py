@@ -366,7 +366,8 @@ def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_tas
         cell(True, "test_hier_setup", lambda: common.run(examples.hierarchical_crew, latency=0.01))
         cell(False, None, lambda: (common.run(examples.async_crew, latency=0.05),
                                    common.run(examples.async_crew, latency=0.05, parallel=False)))
-        cell(True, "test_async_overlap", lambda: common.run(examples.async_crew, latency=0.05))
+        cell(True, "test_async_overlap", lambda: (common.run(examples.async_crew, latency=0.05),
+                                                  common.run(examples.async_crew, latency=0.05, parallel=False)))
         cell(True, "test_mixed_parallel", lambda: common.run(examples.mixed_phases_crew, latency=0.05))
     finally:
         scripted_llm.reply_backend = saved
@@ -377,7 +378,9 @@ def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_tas
     assert witness_rules.judge(w.journal(), cells, every) == {}
     lonely = [c for c in w.journal() if c["role"] == "Researcher 1"]  # one task of the async crew, alone
     denied = witness_rules.judge(lonely, cells, every)
-    assert set(denied) == every, sorted(every - set(denied))
+    # 3.1 asks only that the grader's runs reached the model (a crew's async flags leave no other trace)
+    assert set(denied) == every - {"test_async_shape"}, sorted(every - set(denied))
+    assert set(witness_rules.judge([], cells, every)) == every  # nothing seen: nothing confirmed
 
 
 # --- alternative-correct and typical wrong answers keep their scores through the witness ----------
