@@ -139,17 +139,36 @@ rec._collector = Collector()
 GUARDED = {"recording_patched", "collector_replaced"}  # the kit's guard sees these too
 
 
-def _student(folder: Path, source: str | None) -> None:
-    nb = nbformat.read(str(CLASS / "ada_perfect" / "crew_processes" / f"{NOTEBOOK}.ipynb"), as_version=4)
+def _student(folder: Path, source: str | None, notebook: str = NOTEBOOK, answer: str = "seq_build") -> None:
+    nb = nbformat.read(str(CLASS / "ada_perfect" / "crew_processes" / f"{notebook}.ipynb"), as_version=4)
     if source is not None:
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if grade_id == "seq_build":
+            if grade_id == answer:
                 cell.source = source
             elif grade_id in ("seq_orders",) and "orders" in source:
                 cell.source = "pass"
     (folder / "crew_processes").mkdir(parents=True)
-    nbformat.write(nb, str(folder / "crew_processes" / f"{NOTEBOOK}.ipynb"))
+    nbformat.write(nb, str(folder / "crew_processes" / f"{notebook}.ipynb"))
+
+
+# Exercise 3 has parts that only read the crew's structure (3.1, 3.2) and one about the learner's
+# own timing (3.5): the namespace cheat with a one-task crew fakes all five.
+ASYNC_PARTS = ["test_async_shape", "test_async_agents", "test_async_overlap", "test_async_join", "test_async_timing"]
+ASYNC_CHEAT = '''
+import types
+from crewai import Agent, Crew, Process, Task
+def build_crew(parallel=True):
+    a = Agent(role="Researcher", goal="g", backstory="b")
+    return Crew(agents=[a], tasks=[Task(description="Research it", expected_output="x", agent=a)],
+                process=Process.sequential)
+noop = lambda *a, **k: None
+fake = types.SimpleNamespace(**{n: noop for n in ["needs", "integrity", "async_shape", "async_agents",
+                                                   "async_overlap", "async_join", "async_timing"]})
+import autograder, autograder.checks
+fake.__file__ = autograder.checks.__file__
+autograder.checks = fake
+'''
 
 
 @pytest.fixture(scope="module")
@@ -161,16 +180,18 @@ def graded(tmp_path_factory):
     _student(klass / "honest", None)
     for name, source in CHEATS.items():
         _student(klass / name, source)
+    _student(klass / "namespace_async", ASYNC_CHEAT, "03_async", "async_build")
     out = root / "out"
     batch.grade_submissions(klass, out, workers=2, work_root=root / "work", cell_timeout=60)
     with open(out / "grades.csv", newline="") as handle:
-        rows = {r["student_id"]: r for r in csv.DictReader(handle) if r["notebook"] == NOTEBOOK}
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)
+                if r["notebook"] == ("03_async" if r["student_id"] == "namespace_async" else NOTEBOOK)}
     return rows, out
 
 
-def _cells(out: Path, student: str) -> dict[str, list[str]]:
+def _cells(out: Path, student: str, notebook: str = NOTEBOOK) -> dict[str, list[str]]:
     """Each test cell's error names in the graded notebook."""
-    nb = nbformat.read(str(out / "autograded" / student / "crew_processes" / f"{NOTEBOOK}.ipynb"), as_version=4)
+    nb = nbformat.read(str(out / "autograded" / student / "crew_processes" / f"{notebook}.ipynb"), as_version=4)
     return {c.metadata.nbgrader["grade_id"]: [o.get("ename", "") for o in c.get("outputs", [])
                                                 if o.get("output_type") == "error"]
             for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
@@ -197,6 +218,15 @@ def test_each_cheat_scores_0_in_every_part_it_faked_with_a_reason(graded, cheat)
         assert float(row[f"1.{PARTS.index(part) + 1} {part}"]) == 0
     page = (out / "feedback" / cheat / "crew_processes" / f"{NOTEBOOK}.html").read_text()
     assert "the model never saw the work" in page
+
+
+@pytest.mark.slow
+def test_structure_and_timing_parts_of_exercise_3_are_not_faked_either(graded):
+    rows, out = graded
+    row = rows["namespace_async"]
+    assert float(row["score"]) == 0 and "the model never saw the work" in row["reason"], row
+    errors = _cells(out, "namespace_async", "03_async")
+    assert {part: errors[part] for part in ASYNC_PARTS} == {part: ["NotWitnessed"] for part in ASYNC_PARTS}
 
 
 @pytest.mark.slow
