@@ -77,7 +77,7 @@ def _hier_setup(runs: Runs, mine: Runs) -> bool:
 
 
 def _hier_delegation(runs: Runs, mine: Runs) -> bool:
-    return any(_hierarchical(r) and rules.not_delegated(r) is None for r in runs)
+    return any(_hierarchical(r) and not rules.not_delegated(r) for r in runs)
 
 
 def _hier_order(runs: Runs, mine: Runs) -> bool:

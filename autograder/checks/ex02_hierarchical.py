@@ -53,14 +53,14 @@ def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
              "Remove agent= from the tasks: with it, CrewAI lets the manager delegate only to that agent.")
     roles = {str(a.role) for a in crew.agents}
     for recorded in schedules(build_crew, thorough):
-        for task in recorded.tasks:
-            if task.worker not in roles or task.worker == recorded.manager:
-                fail(f"The manager did {task.name!r} itself.", "each task delegated to one of the workers",
-                     f"done by {task.worker!r}", "Give the crew worker agents whose roles fit the tasks.")
-        workers = [t.worker for t in recorded.tasks]
-        if len(set(workers)) == 1:
+        task = rules.kept_by_manager(recorded, roles)
+        if task is not None:
+            fail(f"The manager did {task.name!r} itself.", "each task delegated to one of the workers",
+                 f"done by {task.worker!r}", "Give the crew worker agents whose roles fit the tasks.")
+        alone = rules.one_worker(recorded)
+        if alone is not None:
             fail("One worker did every task.", "the manager sharing the tasks among the workers",
-                 f"{workers[0]!r} did all three",
+                 f"{alone!r} did all three",
                  "Give each worker a role that names its kind of work (research, writing, editing).")
     passed("the manager delegated: " + ", ".join(f"{t.name} -> {t.worker}" for t in recorded.tasks))
 

@@ -134,7 +134,7 @@ def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
     for recorded in schedules(build_crew, thorough, timed=True):
         for number, (pair, _join) in zip((1, 3), batches):
             first, second = (recorded.tasks[i] for i in pair)
-            if not recorded.overlap(first, second):
+            if rules.apart(recorded, [first, second]):
                 fail(f"Phase {number} did not run in parallel.", f"{first.name!r} and {second.name!r} overlapping",
                      f"{first.name!r} {first.start:.2f}-{first.end:.2f} s, {second.name!r} {second.start:.2f}-{second.end:.2f} s",
                      "Give each task of the phase its own agent.")

@@ -57,13 +57,21 @@ def apart(run: RecordedRun, tasks: Sequence[Any]) -> tuple[Any, Any] | None:
     return None
 
 
-def not_delegated(run: RecordedRun, roles: set[str] | None = None) -> str | None:
-    """A manager run where each task went to a worker (one of ``roles`` when given), not all to one."""
+def kept_by_manager(run: RecordedRun, roles: set[str] | None = None) -> TaskRecord | None:
+    """The first task the manager did itself (or gave to someone not in ``roles``, when given)."""
     __tracebackhide__ = True
-    for task in run.tasks:
-        if task.worker == run.manager or (roles is not None and task.worker not in roles):
-            return f"the manager did {task.name!r} itself"
-    workers = [t.worker for t in run.tasks]
-    if len(set(workers)) == 1:
-        return f"{workers[0]!r} did every task"
-    return None
+    return next((t for t in run.tasks if t.worker == run.manager or (roles is not None and t.worker not in roles)),
+                None)
+
+
+def one_worker(run: RecordedRun) -> str | None:
+    """The worker who did every task, when one did them all."""
+    __tracebackhide__ = True
+    workers = {t.worker for t in run.tasks}
+    return str(next(iter(workers))) if len(workers) == 1 else None
+
+
+def not_delegated(run: RecordedRun, roles: set[str] | None = None) -> bool:
+    """True unless each task went to a worker and the tasks were shared among more than one."""
+    __tracebackhide__ = True
+    return kept_by_manager(run, roles) is not None or one_worker(run) is not None
