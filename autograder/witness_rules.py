@@ -304,7 +304,9 @@ def conclude(w, report, grades: list[dict], gradebook_url: str, settings, studen
     notes = []
     if report.witness:
         notes.append(f"the kernel could not reach the model's witness ({report.witness})")
-    notes.extend(f"the model's witness refused what this notebook's code did: {p}" for p in w.problems())
+    refused = w.problems()
+    if refused:
+        notes.append("the model's witness refused what this notebook's code did: " + "; ".join(refused))
     if denied:
         apply(denied, gradebook_url, settings.course_id, settings.assignment, notebook, student, autograded)
         notes.extend(f"{why}, so it scores 0" for why in denied.values())

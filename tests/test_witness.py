@@ -139,13 +139,45 @@ rec._collector = Collector()
 GUARDED = {"recording_patched", "collector_replaced"}  # the kit's guard sees these too
 
 
-def _student(folder: Path, source: str | None, notebook: str = NOTEBOOK, answer: str = "seq_build") -> None:
+# A kernel that attacks the witness itself, then answers the exercise correctly (ada's answer).
+HOSTILE = '''
+import json, socket
+path = "/opt/course-witness/model.sock"
+def send(payload):
+    try:
+        with socket.socket(socket.AF_UNIX) as channel:
+            channel.settimeout(10)
+            channel.connect(path)
+            channel.sendall(payload)
+            channel.recv(100_000)
+    except OSError:
+        pass
+send(b"\\x00 garbage\\n")
+send(b"{" + b"x" * (2 << 20) + b"\\n")
+held = socket.socket(socket.AF_UNIX)
+held.connect(path)  # never closed
+call = {"request": {"messages": [["user", "hi"]], "role": "R", "task": "T", "coworkers": None,
+                    "tool_arguments": []}, "latency": 0}
+line = (json.dumps(call) + "\\n").encode()
+with socket.socket(socket.AF_UNIX) as channel:
+    channel.connect(path)
+    stream = channel.makefile("rwb")
+    for _ in range(5_100):
+        stream.write(line)
+        stream.flush()
+        if not stream.readline():
+            break
+'''
+
+
+def _student(folder: Path, source: str | None, notebook: str = NOTEBOOK, answer: str = "seq_build",
+             before: bool = False) -> None:
     nb = nbformat.read(str(CLASS / "ada_perfect" / "crew_processes" / f"{notebook}.ipynb"), as_version=4)
     if source is not None:
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if grade_id == answer:
-                cell.source = source
+                cell.source = source + cell.source if before else source
             elif grade_id in ("seq_orders",) and "orders" in source:
                 cell.source = "pass"
     (folder / "crew_processes").mkdir(parents=True)
@@ -181,6 +213,7 @@ def graded(tmp_path_factory):
     for name, source in CHEATS.items():
         _student(klass / name, source)
     _student(klass / "namespace_async", ASYNC_CHEAT, "03_async", "async_build")
+    _student(klass / "hostile", HOSTILE, before=True)
     out = root / "out"
     batch.grade_submissions(klass, out, workers=2, work_root=root / "work", cell_timeout=60)
     with open(out / "grades.csv", newline="") as handle:
@@ -218,6 +251,19 @@ def test_each_cheat_scores_0_in_every_part_it_faked_with_a_reason(graded, cheat)
         assert float(row[f"1.{PARTS.index(part) + 1} {part}"]) == 0
     page = (out / "feedback" / cheat / "crew_processes" / f"{NOTEBOOK}.html").read_text()
     assert "the model never saw the work" in page
+
+
+@pytest.mark.slow
+def test_a_kernel_that_floods_sends_garbage_and_holds_a_channel_gets_reasons_and_the_batch_goes_on(graded):
+    rows, out = graded
+    row = rows["hostile"]
+    assert row["status"] == "graded"
+    for words in ("made more than 5,000 model calls", "sent the model something that is not a model call",
+                  "sent the model a request longer than 1,048,576 bytes"):
+        assert words in row["reason"], (words, row["reason"])
+    # Past its bound the witness answers nothing more: the crews this notebook runs afterwards fail.
+    assert float(row["score"]) == 0
+    assert rows["honest"]["score"] == "6"
 
 
 @pytest.mark.slow
