@@ -56,9 +56,10 @@ def _short(value: object, limit: int) -> str:
 class Witness:
     """One notebook's witness: ``start()``, let the kernel call, ``stop()``, read ``journal()``."""
 
-    def __init__(self, folder: Path, bounds: Bounds | None = None) -> None:
+    def __init__(self, folder: Path, bounds: Bounds | None = None, owner: int | None = None) -> None:
         self.folder = Path(folder)
         self.bounds = bounds or Bounds()
+        self.owner = owner  # the sandbox's uid: the only user (besides the grader) who may connect
         self._key = os.urandom(32)  # this notebook's secret: it lives only in this object
         self._records: list[dict] = []
         self._issued: set[str] = set()
@@ -91,7 +92,9 @@ class Witness:
             try:
                 self._server = loop.run_until_complete(asyncio.start_unix_server(
                     self._serve, path=str(self.path), limit=self.bounds.line_bytes))
-                os.chmod(self.path, 0o666)
+                if self.owner is not None:
+                    os.chown(self.path, self.owner, self.owner)
+                os.chmod(self.path, 0o600 if self.owner is not None or os.geteuid() != 0 else 0o666)
             except BaseException as err:  # noqa: BLE001  reported to start()
                 failure.append(err)
                 ready.set()

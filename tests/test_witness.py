@@ -519,3 +519,20 @@ def test_one_wrong_idea_still_loses_only_its_part_through_the_witness(answers_gr
         assert "never saw" not in result.reason
     missing = answers_graded[("missing_join", "03_async")]
     assert missing.score == 6 and "never saw" not in missing.reason, missing.reason
+
+
+def test_the_socket_belongs_to_the_sandbox_alone(tmp_path):
+    import os
+    import stat
+
+    if os.geteuid() != 0:
+        pytest.skip("giving the socket to the sandbox's uid needs root (otherwise the grader's own user owns it)")
+    w = witness.Witness(tmp_path / "w", owner=sandbox.sandbox_uid(4242))
+    w.start()
+    try:
+        info = os.stat(w.path)
+        folder = os.stat(w.folder)
+    finally:
+        w.stop()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (sandbox.sandbox_uid(4242), 0o600)
+    assert stat.S_IMODE(folder.st_mode) == 0o711  # others may pass through, not list
