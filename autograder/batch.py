@@ -175,7 +175,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                       notebook_budget: float | None = None, course_config=None,
                       gradebook_url: str | None = None, course_dir: Path | None = None,
                       students: list[str] | None = None, sandbox: bool = True,
-                      limits: "sandbox_mod.Limits | None" = None, shared_runs: bool = True) -> BatchResult:
+                      limits: "sandbox_mod.Limits | None" = None, shared_runs: bool = True,
+                      witness: bool = True) -> BatchResult:
     """Grade a class. ``course_config`` (the course's nbgrader config) gives the due date and late policy;
     ``gradebook_url`` records every result there (autograder/gradebook.py), ``course_dir`` also gets the
     graded notebooks and feedback for the formgrader; ``students`` regrades only those and merges them
@@ -228,7 +229,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         settings = Settings(template=str(template), kit=str(kit_dir), work=str(scratch),
                             assignment=assignment, cell_timeout=cell_timeout, kernel=kernel or default_kernel(),
                             keep_work=keep_work, kit_manifest=kit_manifest, sandbox=sandbox,
-                            limits=(limits or sandbox_mod.Limits()).to_dict(), shared_runs=shared_runs)
+                            limits=(limits or sandbox_mod.Limits()).to_dict(), shared_runs=shared_runs,
+                            witness=witness)
         settings_path = work / "settings.json"
         settings_path.write_text(settings.to_json())
 

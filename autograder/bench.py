@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of today's and the new pipeline")
     parser.add_argument("--skip-stock", action="store_true", help="do not run stock nbgrader (quick)")
     parser.add_argument("--skip-no-sandbox", action="store_true", help="do not also grade without the sandbox")
+    parser.add_argument("--skip-witness", action="store_true", help="do not measure the model's witness (issue 11)")
     args = parser.parse_args(argv)
     os.environ["PATH"] = with_venv_on_path()["PATH"]
     workers = args.workers or batch.default_workers()
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                                               **options)
                 runs[label].append((res, time.monotonic() - started))
                 print(f"  {runs[label][-1][1]:.1f} s", flush=True)
+        witness_runs = [] if args.skip_witness else witness_cost(klass, work, workers)
     load_after = os.getloadavg()
 
     n = len(ids)
@@ -214,7 +216,41 @@ def main(argv: list[str] | None = None) -> int:
         on, off = means["sandbox"], means["no sandbox"]
         print(f"sandbox cost: {on[1] - off[1]:+.2f} s per notebook's autograde ({100 * (on[1] - off[1]) / off[1]:+.0f}%), "
               f"{on[3] - off[3]:+.2f} s of kernel CPU ({100 * (on[3] - off[3]) / max(off[3], 1e-9):+.0f}%)")
+    if witness_runs:
+        print_witness_cost(witness_runs)
     return 0
+
+
+# --- the model's witness (issue 11) ---------------------------------------------------------
+
+def witness_cost(klass: Path, work: Path, workers: int, rounds: int = 2) -> list[tuple[bool, object]]:
+    """The same class graded with the witness on and off (sandbox on both), alternating ``rounds`` times."""
+    found = []
+    for round_ in range(rounds):
+        for on in (True, False):
+            print(f"grade (witness {'on' if on else 'off'}, round {round_ + 1}) ...", flush=True)
+            res = batch.grade_submissions(klass, work / f"out-witness-{on}", workers, work_root=work / "grading",
+                                          witness=on, progress_stream=open(os.devnull, "w"))
+            found.append((on, res))
+    return found
+
+
+def print_witness_cost(found: list[tuple[bool, object]]) -> None:
+    print("\nThe witness's cost, per graded notebook (same class, sandbox on, alternating runs, means):")
+    keys = ("autograde (all)", "kernel cpu", "witness cpu", "witness judge", "witness calls")
+    print(f"{'':14}{'autograde':>11}{'kernel CPU':>12}{'witness CPU':>13}{'judging':>9}{'calls':>7}{'score':>7}")
+    means = {}
+    for on in (True, False):
+        graded = [r for flag, res in found if flag is on for r in res.results if r.timings]
+        n = max(1, len(graded))
+        means[on] = [sum(r.timings.get(k, 0.0) for r in graded) / n for k in keys]
+        score = sum(r.score for r in graded) / max(1, len([1 for flag, _ in found if flag is on]))
+        print(f"{'witness ' + ('on' if on else 'off'):14}" + "".join(
+            f"{v:{w}.{p}f}" for v, w, p in zip(means[on], (11, 12, 13, 9, 7), (2, 2, 3, 3, 0))) + f"{score:7.0f}")
+    on, off = means[True], means[False]
+    print(f"witness cost: {on[0] - off[0]:+.2f} s per notebook's autograde ({100 * (on[0] - off[0]) / max(off[0], 1e-9):+.0f}%), "
+          f"{on[1] - off[1]:+.2f} s of kernel CPU ({100 * (on[1] - off[1]) / max(off[1], 1e-9):+.0f}%); "
+          f"in the grader {on[2]:.3f} s CPU answering {on[4]:.0f} calls and {on[3]:.3f} s judging")
 
 
 if __name__ == "__main__":

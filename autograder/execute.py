@@ -47,6 +47,10 @@ class ExecutionReport:
     tampered: list[str] = field(default_factory=list)  # what the guard found replaced before a test cell
     cells_not_run: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # where the seconds went (bench, logs)
+    # When each code cell ran, on the worker's clock (time.monotonic, the witness's clock too):
+    # {"index", "grade_id", "test", "start", "end"}.
+    cells: list[dict] = field(default_factory=list)
+    witness: str = ""  # why the kernel could not reach the model's witness ("" when it could)
 
 
 # Filled by GradingExecute, read by the worker: keyed by (student, notebook).
@@ -98,6 +102,9 @@ class GradingExecute(Execute):
     report_key = Unicode("", help="Key under which the run is reported (student/notebook).").tag(config=True)
     guard_module = Unicode(
         "", help="The kit's integrity module, run fresh from this file before every test cell."
+    ).tag(config=True)
+    witness_socket = Unicode(
+        "", help="The model's witness socket as the kernel sees it (autograder/witness.py); empty: no witness."
     ).tag(config=True)
 
     # --- output cap -------------------------------------------------------------------
@@ -161,14 +168,21 @@ class GradingExecute(Execute):
                     raise DeadKernelError("no reply to kernel_info")
                 self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
                 self._count_cpu("start cpu", 0.0)  # what the kernel used to start, before any cell
+                if self.witness_socket:
+                    report.witness = self._use_witness()
                 for index, cell in enumerate(self.nb.cells):
                     self._cell_chars = 0
                     self._cut_this_cell = False
                     began = time.monotonic()
                     test = is_test_cell(cell)
                     replaced = self._guard() if test else []
+                    window = {"index": index, "grade_id": cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"),
+                              "test": test, "start": time.monotonic(), "end": float("inf")}
+                    if cell.cell_type == "code":
+                        report.cells.append(window)
                     try:
                         self.preprocess_cell(cell, resources, index)
+                        window["end"] = time.monotonic()
                         if replaced:
                             self._void_test(cell, replaced)
                         if cell.cell_type == "code":
@@ -292,6 +306,19 @@ class GradingExecute(Execute):
             if item not in self._report.tampered:
                 self._report.tampered.append(item)
         return found
+
+    def _use_witness(self) -> str:
+        """Before the first cell: the kernel's scripted model sends its calls to the witness."""
+        code = (f"__import__('autograder.witness_client', fromlist=['install']).install({self.witness_socket!r})")
+        try:
+            assert self.kc is not None
+            reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
+            content = (reply or {}).get("content", {})
+        except Exception as err:  # noqa: BLE001  the cells will show what is wrong with the kernel
+            return f"the kernel did not answer ({type(err).__name__})"
+        if content.get("status") != "ok":
+            return f"{content.get('ename', 'error')}: {content.get('evalue', '')}"[:300]
+        return ""
 
     def _void_test(self, cell: NotebookNode, replaced: list[str]) -> None:
         cell.outputs.append(_error_output(

@@ -434,9 +434,14 @@ def start_server(settings, kit: str | None = None) -> None:
 
         uid = sandbox.sandbox_uid(os.getpid())
         env = sandbox.base_env({"PYTHONPATH": sandbox.KIT})
+        witness_dir = None
+        if getattr(settings, "witness", False):
+            from autograder import witness
+
+            witness_dir = str(witness.folder_for(settings.work))
         argv = sandbox.command([sys.executable, "-m", "autograder.forkkernel", sandbox.KIT, "--sandboxed"],
                                kit=kit, env=env, limits=sandbox.Limits.from_dict(settings.limits),
-                               uid=uid)
+                               uid=uid, witness_dir=witness_dir)
     else:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1])] +

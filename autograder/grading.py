@@ -35,6 +35,7 @@ from autograder import execute as execute_mod
 from autograder import feedback_pages as feedback_mod
 from autograder import kit as kit_mod
 from autograder import procs
+from autograder import witness_rules
 
 # The gradebook tables that define the assignment. A notebook's code that
 # changes them (to turn a test into `pass`, raise points...) is tampering.
@@ -62,6 +63,7 @@ class Settings:
     sandbox: bool = True  # every kernel in a bwrap sandbox (autograder/sandbox.py); False: --no-sandbox
     limits: dict = field(default_factory=dict)  # sandbox.Limits as a dict (defaults when empty)
     shared_runs: bool = True  # test cells share the grader's crew runs; False: each runs its own (bench)
+    witness: bool = True  # the model answers from the grader and confirms each test (autograder/witness.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -236,6 +238,7 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.GradingExecute.max_cell_output = settings.max_cell_output
     c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
     c.GradingExecute.kernel_env = kernel_env
+    c.GradingExecute.witness_socket = witness_rules.kernel_socket(settings)
     guard = _guard_file(Path(settings.kit))
     if settings.sandbox:
         from autograder import sandbox
@@ -369,7 +372,11 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
     app = Autograde(coursedir=CourseDirectory(config=config), config=config)
     app.force = True
     app.create_student = True
-    ok, log, error = run_converter(app)
+    witness = witness_rules.start(settings)
+    try:
+        ok, log, error = run_converter(app)
+    finally:
+        witness_rules.stop(witness)  # the kernel is gone: nothing more reaches the model
     used = _end_of_notebook(settings)
     keep = set()
     if settings.sandbox and settings.kernel == "fork":
@@ -413,6 +420,12 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         score, total, grades = 0.0, max_score, []
         gradebook_changed = True
         result.log += f"\nreading the gradebook failed: {err}\n"
+    if witness is not None and grades:
+        # A test scores only when the model, outside the kernel, saw the work it reports.
+        result.notes.extend(witness_rules.conclude(witness, report, grades, f"sqlite:///{root / 'gradebook.db'}",
+                                                   settings, student, notebook, autograded))
+        score, total, grades = _gradebook_scores(root, settings, student, notebook)
+        result.timings.update(witness.cost())
 
     result.score, result.max_score, result.status = score, max_score, "graded"
     result.cells = {g["name"]: [g["score"], g["max_score"]] for g in grades}

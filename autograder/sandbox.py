@@ -40,6 +40,7 @@ from pathlib import Path
 
 HOME = "/home/learner"  # the kernel's HOME and working folder's parent, inside the sandbox
 KIT = "/opt/course-kit"  # the pristine kit, read-only, inside the sandbox
+WITNESS = "/opt/course-witness"  # the model's witness socket folder, read-only, inside the sandbox
 UID_BASE = 3_100_000  # root grader: each sandbox runs as a uid of its own, owned by nobody on the host
 USERNS_UID = 65534  # non-root grader: the uid the user namespace shows
 
@@ -136,8 +137,12 @@ def sandbox_uid(slot: int) -> int:
 
 
 def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
-            uid: int, cwd: str = HOME) -> list[str]:
-    """The full command line that runs ``argv`` in a fresh sandbox."""
+            uid: int, cwd: str = HOME, witness_dir: str | None = None) -> list[str]:
+    """The full command line that runs ``argv`` in a fresh sandbox.
+
+    ``witness_dir``: the host folder of the model's witness (``autograder/witness.py``), mounted
+    read-only at ``WITNESS``: its socket is the one channel out of the sandbox.
+    """
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
@@ -151,6 +156,8 @@ def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
     for path in python_paths():
         args += _ro_tree(path, made)
     args += ["--perms", "0755", "--dir", "/opt", "--ro-bind", kit, KIT]
+    if witness_dir:
+        args += ["--ro-bind", witness_dir, WITNESS]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     args += ["--perms", "1777", "--size", str(max(2**20, limits.tmp_size // 16)), "--tmpfs", "/dev/shm"]

@@ -11,7 +11,7 @@ import json
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 from crewai.events import crewai_event_bus
@@ -170,6 +170,78 @@ class RecordedRun:
             got = f"  got: {', '.join(t.received_from)}" if t.received_from else ""
             lines.append(f"  {when}  {mode}  {t.name:<28} by {who}{got}")
         return "\n".join(lines)
+
+    # --- a run as the model saw it --------------------------------------------------
+    @classmethod
+    def from_model_calls(cls, calls: list[dict[str, Any]]) -> "RecordedRun":
+        """A run rebuilt from one kickoff's model calls alone (e.g. a journal kept outside the kernel).
+
+        Each call is a dict: ``task_id``, ``task_name``, ``task`` (description), ``role``, ``manager``
+        (a manager's call), ``start``/``end`` (seconds on one clock), ``ref`` (the tag its final answer
+        carries, or None), ``received`` (tags of earlier outputs its prompt held), ``delegated_to``
+        (the coworker a manager's call handed the task to, or None), ``thread``. A task is the calls
+        that share a ``task_id``; it starts with its first call and ends with its last; its output is
+        its last tag. What the model cannot see (async flags, declared context) stays unknown:
+        ``async_execution`` False and ``context`` None.
+        """
+        ordered = sorted(calls, key=lambda c: (float(c["start"]), float(c["end"])))
+        origin = float(ordered[0]["start"]) if ordered else 0.0
+        groups: dict[str, list[dict[str, Any]]] = {}
+        managing: dict[str, str] = {}  # a task a manager holds, by description -> its group
+        for call in ordered:
+            key = str(call["task_id"])
+            if call.get("manager"):
+                managing[str(call.get("task", ""))] = key
+            else:
+                # CrewAI gives a delegated coworker a task of its own: it is the manager's task's work.
+                key = managing.get(str(call.get("task", "")), key)
+            groups.setdefault(key, []).append(call)
+        records: list[TaskRecord] = []
+        delegations: list[Delegation] = []
+        manager_roles: list[str] = []
+        taken: list[str] = []
+        for index, group in enumerate(groups.values()):
+            first = group[0]
+            name = str(first.get("task_name") or first.get("task") or f"task {index + 1}")
+            name = name if name not in taken else f"{name} #{index + 1}"
+            taken.append(name)
+            managers = [c for c in group if c.get("manager")]
+            workers = [c for c in group if not c.get("manager") and c.get("ref")]
+            tagged = [c for c in group if c.get("ref")]
+            last = max(tagged, key=lambda c: float(c["end"])) if tagged else None
+            own = {c["ref"] for c in tagged}
+            received = list(dict.fromkeys(r for c in group for r in c.get("received", []) if r not in own))
+            agent = str(managers[0]["role"]) if managers else str(first["role"])
+            record = TaskRecord(
+                index=index, name=name, description=str(first.get("task", "")), async_execution=False,
+                agent=agent, worker=str(workers[-1]["role"]) if workers else agent,
+                start=float(first["start"]) - origin, end=max(float(c["end"]) for c in group) - origin,
+                output="", ref=last["ref"] if last else None, received_refs=received)
+            for call in managers:
+                manager_roles.append(str(call["role"]))
+                if call.get("delegated_to"):
+                    item = Delegation(task=name, coworker=str(call["delegated_to"]),
+                                      start=float(call["start"]) - origin, end=float(call["end"]) - origin)
+                    record.delegations.append(item)
+                    delegations.append(item)
+            records.append(record)
+        by_ref = {r.ref: r.name for r in records if r.ref}
+        for record in records:
+            record.received_from = [by_ref[ref] for ref in record.received_refs if ref in by_ref]
+        epoch = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+        def moment(seconds: float) -> datetime:
+            return epoch + timedelta(seconds=seconds)
+
+        llm_calls = [LLMCall(role=str(c["role"]), task=str(c.get("task", "")), thread=str(c.get("thread", "")),
+                             start=moment(float(c["start"])), end=moment(float(c["end"])), prompt="",
+                             reply=f"[ref:{c['ref']} by {c['role']}]" if c.get("ref") else "")
+                     for c in ordered]
+        ends = [float(c["end"]) for c in ordered]
+        return cls(process="hierarchical" if manager_roles else "sequential", tasks=records, llm_calls=llm_calls,
+                   delegations=sorted(delegations, key=lambda d: d.start),
+                   wall_time=(max(ends) - origin) if ends else 0.0, started_at=moment(origin),
+                   manager=manager_roles[0] if manager_roles else None)
 
     def __repr__(self) -> str:
         return f"<RecordedRun {self.process}, {len(self.tasks)} tasks, {self.wall_time:.2f} s>"

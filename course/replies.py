@@ -9,6 +9,7 @@ received: that is how a check proves which upstream outputs reached a task.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 
 from course.prompts import Prompt
@@ -148,8 +149,10 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def fingerprint(*parts: str) -> str:
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+def fingerprint(*parts: str, key: bytes | None = None) -> str:
+    """A short tag for what a call was given; with ``key``, an HMAC only the key's holder can make."""
+    data = "\x1f".join(parts).encode("utf-8")
+    digest = hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
     return digest[:6]
 
 
@@ -163,14 +166,15 @@ def _pick(options: tuple[str, ...], seed: str, count: int) -> list[str]:
     return [options[(start + i * 3) % len(options)] for i in range(count)]
 
 
-def work(prompt: Prompt) -> str:
+def work(prompt: Prompt, key: bytes | None = None) -> str:
     """The finished work of a role for a task (the text after 'Final Answer:').
 
     A pure function of the role, the task, the context, tool results and the
-    memories CrewAI recalled into the prompt: nothing else, never timing.
+    memories CrewAI recalled into the prompt (and ``key``, which signs the tag
+    when a model outside the kernel answers): nothing else, never timing.
     """
     memories = memories_in(prompt.text)
-    ref = fingerprint(prompt.role, prompt.task, prompt.context, *prompt.observations, *memories)
+    ref = fingerprint(prompt.role, prompt.task, prompt.context, *prompt.observations, *memories, key=key)
     used = refs_in(prompt.context)
     tag = f"[ref:{ref} by {prompt.role}" + (f"; uses {', '.join('ref:' + u for u in used)}]" if used else "]")
     kind = kind_of(prompt.role, prompt.task)

@@ -70,6 +70,78 @@ class _Journal:
 JOURNAL = _Journal()
 
 
+@dataclass(frozen=True)
+class ReplyRequest:
+    """Everything a reply depends on, as plain data: a model outside this process can answer it too."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content) of each message
+    role: str
+    task: str
+    coworkers: tuple[tuple[str, str], ...] | None = None  # a manager's coworkers (role, goal); None: not known
+    tool_arguments: tuple[tuple[str, str], ...] = ()  # each of the agent's tools: (name, first argument)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": [list(m) for m in self.messages], "role": self.role, "task": self.task,
+                "coworkers": None if self.coworkers is None else [list(c) for c in self.coworkers],
+                "tool_arguments": [list(t) for t in self.tool_arguments]}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ReplyRequest":
+        """Refuses anything but the shape ``to_dict`` makes (ValueError)."""
+        def pairs(value: Any) -> tuple[tuple[str, str], ...]:
+            if not isinstance(value, list) or not all(
+                    isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value):
+                raise ValueError("expected a list of [text, text] pairs")
+            return tuple((p[0], p[1]) for p in value)
+
+        if not isinstance(data, dict) or not isinstance(data.get("role"), str) or not isinstance(data.get("task"), str):
+            raise ValueError("a request needs a role and a task")
+        coworkers = data.get("coworkers")
+        return cls(messages=pairs(data.get("messages")), role=data["role"], task=data["task"],
+                   coworkers=None if coworkers is None else pairs(coworkers),
+                   tool_arguments=pairs(data.get("tool_arguments", [])))
+
+    def prompt(self) -> prompts.Prompt:
+        return prompts.parse([{"role": r, "content": c} for r, c in self.messages], role=self.role, task=self.task)
+
+
+def compose(request: ReplyRequest, key: bytes | None = None) -> str:
+    """The scripted model's reply: one pure function, in this process or in the grader's witness.
+
+    ``key`` signs the provenance tag (``course.replies.work``); without it the tag is a plain hash.
+    """
+    prompt = request.prompt()
+    if prompt.is_manager and DELEGATED_BY not in prompt.context:
+        return _manage(prompt, request.coworkers)
+    other_tools = [t for t in prompt.tools if t not in CREW_TOOLS]
+    if other_tools and not prompt.observations:
+        argument = dict(request.tool_arguments).get(other_tools[0].lower(), "query")
+        query = _quoted(prompt.task) or replies.topic_of(prompt.task)
+        return prompts.action(other_tools[0], {argument: query},
+                              thought=f"I will look this up with {other_tools[0]}.")
+    return prompts.final(replies.work(prompt, key))
+
+
+def _manage(prompt: prompts.Prompt, coworkers: tuple[tuple[str, str], ...] | None) -> str:
+    if prompt.observations:
+        # The coworker's answer is the task's result: pass it on unchanged.
+        return prompts.final(prompt.observations[-1])
+    found = ([delegation.Coworker(r, g) for r, g in coworkers] if coworkers is not None
+             else _coworkers_in_prompt(prompt))
+    chosen = delegation.choose(prompt.task, found)
+    context = f"{DELEGATED_BY}{prompt.role}. " + (prompt.context or "No earlier results.")
+    return prompts.action(
+        prompts.DELEGATE_TOOL,
+        {"task": prompt.task, "context": context, "coworker": chosen.role},
+        thought=f"{chosen.role} is the best match for this task.",
+    )
+
+
+# Where an agent's calls go: None answers in this process (``compose``). A grader may set a
+# function (request, latency, from_agent=..., from_task=...) -> reply that asks a model elsewhere.
+reply_backend: Any = None
+
+
 class ScriptedLLM(BaseLLM):
     """A deterministic model that plays every role of a crew.
 
@@ -132,13 +204,19 @@ class ScriptedLLM(BaseLLM):
             start = datetime.now(timezone.utc)
             role, task = self._who(copied, from_agent, from_task, response_model)
             failure = self._should_fail(role)
-            if self.latency > 0:
+            # An agent's call goes to the reply backend when one is set (it then waits the latency).
+            backend = reply_backend if from_agent is not None else None
+            if self.latency > 0 and backend is None:
                 time.sleep(self.latency)
             if failure:
                 self._log(role, task, start, copied, failure, failed=True)
                 self._emit_call_failed_event(error=failure, from_task=from_task, from_agent=from_agent)
                 raise InjectedFailure(failure)
-            reply = self.reply(copied, from_agent=from_agent, from_task=from_task, response_model=response_model)
+            if backend is not None:
+                reply = backend(self.request(copied, from_agent, from_task, response_model), self.latency,
+                                from_agent=from_agent, from_task=from_task)
+            else:
+                reply = self.reply(copied, from_agent=from_agent, from_task=from_task, response_model=response_model)
             self._log(role, task, start, copied, reply)
             self._emit_call_completed_event(response=reply, call_type=LLMCallType.LLM_CALL,
                                             from_task=from_task, from_agent=from_agent, messages=copied)
@@ -160,32 +238,18 @@ class ScriptedLLM(BaseLLM):
             internal = structured.internal_reply(messages, response_model)
             if internal is not None:
                 return internal
+        return compose(self.request(messages, from_agent, from_task, response_model))
+
+    def request(self, messages: list[dict[str, str]], from_agent: Any = None, from_task: Any = None,
+                response_model: Any = None) -> ReplyRequest:
+        """Everything the reply depends on, as plain data."""
         role, task = self._who(messages, from_agent, from_task, response_model)
-        prompt = prompts.parse(messages, role=role, task=task)
-        if prompt.is_manager and DELEGATED_BY not in prompt.context:
-            return self._manage(prompt, from_agent)
-        other_tools = [t for t in prompt.tools if t not in CREW_TOOLS]
-        if other_tools and not prompt.observations:
-            return self._use_tool(prompt, other_tools[0], from_agent)
-        return prompts.final(replies.work(prompt))
-
-    def _manage(self, prompt: prompts.Prompt, manager: Any) -> str:
-        if prompt.observations:
-            # The coworker's answer is the task's result: pass it on unchanged.
-            return prompts.final(prompt.observations[-1])
-        coworkers = _coworkers(manager, prompt)
-        chosen = delegation.choose(prompt.task, coworkers)
-        context = f"{DELEGATED_BY}{prompt.role}. " + (prompt.context or "No earlier results.")
-        return prompts.action(
-            prompts.DELEGATE_TOOL,
-            {"task": prompt.task, "context": context, "coworker": chosen.role},
-            thought=f"{chosen.role} is the best match for this task.",
-        )
-
-    def _use_tool(self, prompt: prompts.Prompt, tool_name: str, agent: Any) -> str:
-        argument = _first_argument(agent, tool_name)
-        query = _quoted(prompt.task) or replies.topic_of(prompt.task)
-        return prompts.action(tool_name, {argument: query}, thought=f"I will look this up with {tool_name}.")
+        coworkers = _coworkers(from_agent, role)
+        return ReplyRequest(
+            messages=tuple((str(m.get("role", "")), str(m.get("content", ""))) for m in messages),
+            role=role, task=task,
+            coworkers=None if coworkers is None else tuple((c.role, c.goal) for c in coworkers),
+            tool_arguments=_tool_arguments(from_agent))
 
     # --- bookkeeping ----------------------------------------------------------
     @staticmethod
@@ -233,14 +297,18 @@ class ScriptedLLM(BaseLLM):
             self._calls.clear()
 
 
-def _coworkers(manager: Any, prompt: prompts.Prompt) -> list[delegation.Coworker]:
-    """The manager's coworkers with their goals, read from its delegation tool."""
+def _coworkers(manager: Any, role: str) -> list[delegation.Coworker] | None:
+    """The manager's coworkers with their goals, read from its delegation tool (None: it has none)."""
     for tool in getattr(manager, "tools", None) or []:
         agents = getattr(tool, "agents", None)
         if agents and "delegate" in str(getattr(tool, "name", "")).lower():
             return [delegation.Coworker(str(a.role), str(getattr(a, "goal", "") or "")) for a in agents
-                    if str(a.role) != prompt.role]
-    # Fallback: the roles listed in the tool's description (no goals).
+                    if str(a.role) != role]
+    return None
+
+
+def _coworkers_in_prompt(prompt: prompts.Prompt) -> list[delegation.Coworker]:
+    """Fallback: the roles listed in the delegation tool's description (no goals)."""
     marker = "Delegate a specific task to one of the following coworkers: "
     for line in prompt.text.splitlines():
         if line.startswith("Tool Description: " + marker):
@@ -249,15 +317,16 @@ def _coworkers(manager: Any, prompt: prompts.Prompt) -> list[delegation.Coworker
     return []
 
 
-def _first_argument(agent: Any, tool_name: str) -> str:
+def _tool_arguments(agent: Any) -> tuple[tuple[str, str], ...]:
+    """Each of the agent's tools by its prompt name, with the first argument it takes."""
+    found: dict[str, str] = {}
     for tool in getattr(agent, "tools", None) or []:
         name = str(getattr(tool, "name", "")).lower().replace(" ", "_")
-        if name == tool_name.lower():
-            schema = getattr(tool, "args_schema", None)
-            fields = list(getattr(schema, "model_fields", {}) or {})
-            if fields:
-                return fields[0]
-    return "query"
+        schema = getattr(tool, "args_schema", None)
+        fields = list(getattr(schema, "model_fields", {}) or {})
+        if name and fields:
+            found.setdefault(name, fields[0])
+    return tuple(found.items())
 
 
 def _quoted(text: str) -> str | None:

@@ -24,6 +24,7 @@ from course import cell_log, graph, recording, routing
 from course.recording import RecordedRun
 from course.scripted_llm import ScriptedLLM
 
+from autograder.checks import rules
 from autograder.checks.messages import CheckFailed, describe_error, fail
 
 # When each kickoff the grader made itself started: checks that compare a
@@ -491,9 +492,10 @@ def in_list_order_one_at_a_time(recorded: RecordedRun, order_hint: str) -> None:
     if recorded.order() != listed:
         fail("The tasks did not run in the order of the task list.", order(listed),
              order(recorded.order()), order_hint)
-    for before, after in zip(recorded.tasks, recorded.tasks[1:]):
-        if not recorded.started_after_all(after, [before]):
-            fail(f"{after.name!r} started before {before.name!r} had finished.",
-                 "each task to start only after the previous one ended",
-                 f"they overlapped ({before.name!r} ended at {before.end:.2f} s, {after.name!r} started at "
-                 f"{after.start:.2f} s)", "Keep every task of this pipeline synchronous.")
+    found = rules.out_of_turn(recorded, recorded.tasks)
+    if found:
+        before, after = found
+        fail(f"{after.name!r} started before {before.name!r} had finished.",
+             "each task to start only after the previous one ended",
+             f"they overlapped ({before.name!r} ended at {before.end:.2f} s, {after.name!r} started at "
+             f"{after.start:.2f} s)", "Keep every task of this pipeline synchronous.")

@@ -12,6 +12,7 @@ from autograder.checks.common import (
     build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, role, run, schedules,
     visible_latency,
 )
+from autograder.checks import rules
 from autograder.checks.messages import fail, passed
 
 
@@ -71,12 +72,13 @@ def sequential_context(build_crew: Any, thorough: bool = False) -> None:
                  "Chain the steps explicitly: context=[previous_task]. Without it CrewAI passes every earlier "
                  "output, which works by accident and hides the pipeline's shape.")
     for recorded in schedules(build_crew, thorough):
-        for before, after in zip(recorded.tasks, recorded.tasks[1:]):
-            if before.name not in after.received_from:
-                fail(f"{after.name!r} never saw the output of {before.name!r}.",
-                     f"{before.name!r}'s output in {after.name!r}'s prompt",
-                     f"it received output from: {names(after.received_from)}",
-                     "context=[previous_task] passes the previous output on.")
+        broken = rules.chain_broken(recorded.tasks)
+        if broken:
+            before, after = broken
+            fail(f"{after.name!r} never saw the output of {before.name!r}.",
+                 f"{before.name!r}'s output in {after.name!r}'s prompt",
+                 f"it received output from: {names(after.received_from)}",
+                 "context=[previous_task] passes the previous output on.")
     passed("each step received the previous step's output through context")
 
 

@@ -10,6 +10,7 @@ from autograder.checks.common import (
     FAST_THOROUGH, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, process, run, schedules,
     visible_latency,
 )
+from autograder.checks import rules
 from autograder.checks.messages import fail, passed
 
 
@@ -53,14 +54,14 @@ def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
              "Remove agent= from the tasks: with it, CrewAI lets the manager delegate only to that agent.")
     roles = {str(a.role) for a in crew.agents}
     for recorded in schedules(build_crew, thorough):
-        for task in recorded.tasks:
-            if task.worker not in roles or task.worker == recorded.manager:
-                fail(f"The manager did {task.name!r} itself.", "each task delegated to one of the workers",
-                     f"done by {task.worker!r}", "Give the crew worker agents whose roles fit the tasks.")
-        workers = [t.worker for t in recorded.tasks]
-        if len(set(workers)) == 1:
+        task = rules.kept_by_manager(recorded, roles)
+        if task is not None:
+            fail(f"The manager did {task.name!r} itself.", "each task delegated to one of the workers",
+                 f"done by {task.worker!r}", "Give the crew worker agents whose roles fit the tasks.")
+        alone = rules.one_worker(recorded)
+        if alone is not None:
             fail("One worker did every task.", "the manager sharing the tasks among the workers",
-                 f"{workers[0]!r} did all three",
+                 f"{alone!r} did all three",
                  "Give each worker a role that names its kind of work (research, writing, editing).")
     passed("the manager delegated: " + ", ".join(f"{t.name} -> {t.worker}" for t in recorded.tasks))
 
@@ -72,12 +73,13 @@ def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
     hierarchical(crew)
     for recorded in schedules(build_crew, thorough):
         in_list_order_one_at_a_time(recorded, "List the tasks in pipeline order: research, write, edit.")
-        for before, after in zip(recorded.tasks, recorded.tasks[1:]):
-            if before.name not in after.received_from:
-                fail(f"{after.name!r} never saw the output of {before.name!r}.",
-                     "each step working from the previous step's output",
-                     f"it received output from: {names(after.received_from)}",
-                     "Leave context out (every earlier output is passed on) or chain it: context=[previous_task].")
+        broken = rules.chain_broken(recorded.tasks)
+        if broken:
+            before, after = broken
+            fail(f"{after.name!r} never saw the output of {before.name!r}.",
+                 "each step working from the previous step's output",
+                 f"it received output from: {names(after.received_from)}",
+                 "Leave context out (every earlier output is passed on) or chain it: context=[previous_task].")
     passed("same order as the list, one task at a time, each step saw the previous output")
 
 

@@ -15,6 +15,7 @@ from course import graph
 from autograder.checks.common import (
     build, cell_trouble, learner_runs, names, process, role, run, schedules, visible_latency,
 )
+from autograder.checks import rules
 from autograder.checks.messages import fail, passed
 
 
@@ -85,14 +86,14 @@ def async_overlap(build_crew: Any, thorough: bool = False) -> None:
     positions = [i for i, t in enumerate(crew.tasks) if any(t is r for r in research)]
     for recorded in schedules(build_crew, thorough, timed=True, parallel=True):
         ran = [recorded.tasks[i] for i in positions]
-        for i, first in enumerate(ran):
-            for second in ran[i + 1:]:
-                if not recorded.overlap(first, second):
-                    fail(f"{first.name!r} and {second.name!r} did not overlap.", "all three research tasks running together",
-                         f"{first.name!r} {first.start:.2f}-{first.end:.2f} s, {second.name!r} "
-                         f"{second.start:.2f}-{second.end:.2f} s",
-                         "Mark the three research tasks async_execution=True and list them next to each other, "
-                         "before the synthesis.")
+        found = rules.apart(recorded, ran)
+        if found:
+            first, second = found
+            fail(f"{first.name!r} and {second.name!r} did not overlap.", "all three research tasks running together",
+                 f"{first.name!r} {first.start:.2f}-{first.end:.2f} s, {second.name!r} "
+                 f"{second.start:.2f}-{second.end:.2f} s",
+                 "Mark the three research tasks async_execution=True and list them next to each other, "
+                 "before the synthesis.")
     passed("the three research tasks overlapped")
 
 
@@ -120,7 +121,7 @@ def async_join(build_crew: Any, thorough: bool = False) -> None:
             fail(f"{join_name!r} started before all research had finished.", "the synthesis to start last",
                  f"it started at {record.start:.2f} s; research ended at "
                  + ", ".join(f"{t.end:.2f} s" for t in ran), "List the synthesis after the research tasks.")
-        unseen = [t.name for t in ran if t.name not in record.received_from]
+        unseen = rules.unreceived(record, ran)
         if unseen:
             fail(f"{join_name!r} did not receive every research output.", "all three outputs in its prompt",
                  f"missing: {names(unseen)}", "List all three research tasks in its context.")

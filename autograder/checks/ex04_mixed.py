@@ -15,6 +15,7 @@ from crewai import Crew, Process
 from course import graph
 
 from autograder.checks.common import build, names, process, run, schedules, visible_latency
+from autograder.checks import rules
 from autograder.checks.messages import fail, passed
 
 FOUR_PHASES: graph.Graph = {
@@ -133,7 +134,7 @@ def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
     for recorded in schedules(build_crew, thorough, timed=True):
         for number, (pair, _join) in zip((1, 3), batches):
             first, second = (recorded.tasks[i] for i in pair)
-            if not recorded.overlap(first, second):
+            if rules.apart(recorded, [first, second]):
                 fail(f"Phase {number} did not run in parallel.", f"{first.name!r} and {second.name!r} overlapping",
                      f"{first.name!r} {first.start:.2f}-{first.end:.2f} s, {second.name!r} {second.start:.2f}-{second.end:.2f} s",
                      "Give each task of the phase its own agent.")
@@ -159,7 +160,7 @@ def mixed_joins(build_crew: Any, thorough: bool = False) -> None:
             if not recorded.started_after_all(join, before):
                 fail(f"{join.name!r} started too early.", f"it starts after {wanted} end",
                      f"it started at {join.start:.2f} s", "Keep async_execution off on the join tasks.")
-            unseen = [b.name for b in before if b.name not in join.received_from]
+            unseen = rules.unreceived(join, before)
             if unseen:
                 fail(f"{join.name!r} did not receive every output it needs.", f"the outputs of {wanted}",
                      f"missing: {names(unseen)}",
