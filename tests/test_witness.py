@@ -69,7 +69,7 @@ def build_crew():
 ex01.build = lambda make, *a, **k: sequential_crew()
 ex01.run = lambda *a, **k: fake_run()
 ex01.runs = lambda make, count, *a, **k: [fake_run() for _ in range(count)]
-ex01.schedules = lambda *a, **k: [fake_run()]
+ex01.schedules = lambda *a, **k: [fake_run(), fake_run()]  # 1.4 reads two thorough schedules
 ex01.learner_runs = lambda: [fake_run(i) for i in range(3)]
 orders = [["research", "write", "edit"]] * 3
 ''',
@@ -416,13 +416,16 @@ def test_stop_never_waits_on_a_kernel_that_holds_its_channel(tmp_path):
 
 # --- the rules, on runs the witness saw --------------------------------------------------
 
-def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_task_crew(tmp_path):
+def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_task_crew(tmp_path, monkeypatch):
     """In one process: the example crews' calls through a real witness, judged by each part's rule."""
     import course  # noqa: F401
     from course import examples, scripted_llm
     from autograder import witness_client
     from autograder.checks import common
 
+    # Here "learner" cells call common.run as well; with the test cells' shared runs on, the test
+    # windows would read those runs instead of making their own, which no real notebook does.
+    monkeypatch.setenv(common.SHARING_SWITCH, "0")
     w = witness.Witness(tmp_path / "w")
     w.start()
     saved = scripted_llm.reply_backend
