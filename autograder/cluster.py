@@ -45,7 +45,7 @@ import sys
 import tarfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +56,7 @@ from autograder.grading import NotebookResult, Settings, failed_result
 READY_TIMEOUT = 180.0  # seconds a grading process may take to import and warm up
 START_ATTEMPTS = 3  # grading processes a Dask worker starts in a row before it fails notebooks instead
 WORKERS_TIMEOUT = 120.0  # seconds to wait for the first worker of an existing cluster
+CONNECT_TIMEOUT = 30.0  # seconds to reach the scheduler of an existing cluster
 
 
 class ClusterError(Exception):
@@ -280,9 +281,9 @@ class GradingPlugin(WorkerPlugin):
         return "\n".join(text[-lines:])
 
     # One task ---------------------------------------------------------------------------------
-    def grade(self, job: Job) -> dict:
+    def grade(self, job: dict) -> dict:
         with self.lock:
-            return self._grade(job)
+            return self._grade(Job(**job))
 
     def _grade(self, job: Job) -> dict:
         path = self.intake / job.student / f"{job.notebook}.ipynb"
@@ -322,16 +323,22 @@ class GradingPlugin(WorkerPlugin):
 
 
 def _failed(job: Job, reason: str) -> dict:
-    from dataclasses import asdict
-
     return asdict(failed_result(job.student, job.notebook, job.max_score, reason))
 
 
-def grade_task(plugin_name: str, job: Job) -> dict:
-    """The Dask task: grade one notebook on this worker's grading process."""
-    from distributed import get_worker
+def _task():
+    """The Dask task: grade one notebook on this worker's grading process.
 
-    return get_worker().plugins[plugin_name].grade(job)
+    Made here, as a local function, so that it travels by value (cloudpickle) and its job as plain
+    data: Dask's scheduler unpickles the task graph, and this way it needs Dask only, never the
+    course's code (tests/dask_loopback.py starts one that cannot import it).
+    """
+    def grade_notebook_on_worker(plugin_name: str, job: dict) -> dict:
+        from distributed import get_worker
+
+        return get_worker().plugins[plugin_name].grade(job)
+
+    return grade_notebook_on_worker
 
 
 def _ready(plugin_name: str, dask_worker=None) -> str | None:
@@ -389,7 +396,7 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
     try:
         if scheduler:
             try:
-                client = Client(scheduler, timeout=30, set_as_default=False)
+                client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as err:
                 raise ClusterError(f"no Dask scheduler answers at {scheduler} ({err}). Start one (docs/deploy.md) "
                                    "or leave out --scheduler to grade on this machine.") from err
@@ -421,8 +428,9 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
         say(f"Dask: {count} worker(s) at {scheduler or 'a local cluster'}"
             + (f"; {len(problems)} could not start a grading process" if problems else "") + ".")
         futures = {}
+        task = _task()
         for job in jobs:
-            future = client.submit(grade_task, plugin_name, job, key=f"grade-{run}-{job.key}", pure=False)
+            future = client.submit(task, plugin_name, asdict(job), key=f"grade-{run}-{job.key}", pure=False)
             futures[future] = job
         for future in as_completed(futures, loop=client.loop):
             job = futures.pop(future)
