@@ -41,6 +41,7 @@ bench: env sandbox
 	$(RUN) $(PY) -m autograder.bench_kit
 	$(RUN) $(PY) -m autograder.bench_notebooks
 	$(RUN) $(PY) -m autograder.bench
+	$(RUN) $(PY) -m autograder.bench_cluster
 
 # Drift canary: the CrewAI fact tests (pytest -m crewai_fact) against another CrewAI release, in a
 # throwaway environment under build/drift-<version>/. Prints fact | holds / changed / broken.

@@ -69,8 +69,9 @@ class Cluster:
     def wait_for(self, n: int, timeout: float = 180) -> None:
         from distributed import Client
 
-        with Client(self.address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(n, timeout=timeout)
+        if n > 0:
+            with Client(self.address, timeout=30, set_as_default=False) as client:
+                client.wait_for_workers(n, timeout=timeout)
 
     def kill(self, name: str) -> None:
         """SIGKILL one worker process, as a machine that vanishes would."""

@@ -133,3 +133,16 @@ def test_a_scheduler_that_does_not_answer_is_said_clearly(tmp_path, course, monk
         batch.grade_submissions(klass, tmp_path / "out", None, source_root=source, work_root=tmp_path / "work",
                                 progress_stream=open(os.devnull, "w"), scheduler=f"tcp://127.0.0.1:{port}")
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_a_cluster_without_workers_gives_every_notebook_a_row_that_says_so(tmp_path, course, monkeypatch):
+    source, rel = course
+    klass = tmp_path / "class"
+    synth.write_student(klass / "ann", {n: synth.student_notebook(rel[n], synth.GOOD) for n in synth.MAX})
+    monkeypatch.setattr(cluster, "WORKERS_TIMEOUT", 3)
+    with dask_loopback.Cluster(tmp_path / "dask", workers=0) as empty:
+        batch.grade_submissions(klass, tmp_path / "out", None, source_root=source, work_root=tmp_path / "work",
+                                progress_stream=open(os.devnull, "w"), scheduler=empty.address)
+    rows = report.read_csv(tmp_path / "out" / "grades.csv")
+    assert [(r["notebook"], r["status"]) for r in rows] == [("00_double", "failed"), ("01_greet", "failed")]
+    assert all("No Dask worker joined the cluster" in r["reason"] for r in rows)
