@@ -191,6 +191,9 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
     work = Path(work_root or BUILD / "grading").resolve() / f"run-{os.getpid()}-{int(time.time())}"
     work.mkdir(parents=True, exist_ok=True)
     restore_term = _term_as_interrupt()
+    # Dask's workers start (or the scheduler is reached) while the template is built and the
+    # hand-ins are taken in.
+    connection = cluster.Connection(scheduler, workers or default_workers(), work / "dask")
     try:
         timings: dict[str, float] = {}
         clock = time.monotonic()
@@ -248,8 +251,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         graded: list[NotebookResult] = []
         try:
             graded = cluster.grade(jobs, settings, template=template, kit=kit_dir, workers=workers or default_workers(),
-                                   scheduler=scheduler, run=work.name, local_directory=work / "dask",
-                                   on_result=progress.update, stats=timings, say=_say(progress_stream))
+                                   run=work.name, on_result=progress.update, stats=timings,
+                                   say=_say(progress_stream), connection=connection)
         except cluster.ClusterError as err:
             raise BatchError(f"Grading could not run: {err}") from err
         finally:
@@ -296,6 +299,7 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         return BatchResult(results=results, out=out, summary=summary, seconds=seconds, warnings=warnings,
                            timings=timings)
     finally:
+        connection.close()
         restore_term()
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)

@@ -107,7 +107,7 @@ def unpack(data: bytes, digest: str, dest: Path) -> Path:
     target = dest / digest
     if (target / ".complete").exists():
         return target
-    partial = dest / f"{digest}.partial-{os.getpid()}"
+    partial = dest / f"{digest}.partial-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
@@ -124,7 +124,7 @@ def unpack(data: bytes, digest: str, dest: Path) -> Path:
     return target
 
 
-def _scratch(run: str, fallback: Path) -> Path:
+def _scratch(run: str, worker: str, fallback: Path) -> Path:
     """Where a worker's per-notebook course folders go: memory-backed when the machine has room.
 
     A notebook run commits to several SQLite files (its gradebook, CrewAI's kickoff store);
@@ -137,7 +137,7 @@ def _scratch(run: str, fallback: Path) -> Path:
         except OSError:
             free = 0
         if free > 2 * 2**30:
-            return shm / f"crew-grading-{run}" / str(os.getpid())
+            return shm / f"crew-grading-{run}" / worker
     return fallback
 
 
@@ -157,7 +157,8 @@ class GradingPlugin(WorkerPlugin):
         base = Path(worker.local_directory) / "crew-grading"
         self.home = unpack(self.archive, self.digest, base)
         self.archive = b""  # unpacked: no second copy in the worker's memory
-        self.scratch = _scratch(self.run, base / f"scratch-{self.run}")
+        self.scratch = _scratch(self.run, hashlib.sha256(str(worker.address).encode()).hexdigest()[:12],
+                                base / f"scratch-{self.run}")
         self.intake = base / f"intake-{self.run}"
         settings = Settings(**{**self.settings, "template": str(self.home / "template"),
                                "kit": str(self.home / "kit"), "work": str(self.scratch)})
@@ -350,28 +351,87 @@ def _ready(plugin_name: str, dask_worker=None) -> str | None:
 # --- on the machine that runs `grade` ---------------------------------------------------------
 
 def _local_cluster(workers: int, local_directory: Path):
+    """``workers`` Dask workers in this process, each driving a grading process of its own.
+
+    The processes that do the work, and that a notebook can harm, are the grading processes
+    (one per worker, as the home-made pool had one worker process per core). The Dask workers
+    only wait on them, so here they are threads of ``grade``'s own process (``processes=False``):
+    no second Python per core to start and to import Dask in, which measured 10-15 s more
+    start-up on 2 shared cores than the pool it replaced (docs/autograder.md, Performance). On a
+    real cluster each Dask worker is a process of its own, and the scheduler handles its loss.
+    """
     import dask
     from distributed import LocalCluster
 
-    # One task at a time per worker (no second notebook waits on a worker that may die), and a
-    # notebook whose Dask worker died twice under it is failed (KilledWorker), not tried on a third.
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.scheduler.allowed-failures": 1}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    # One task at a time per worker: no second notebook waits behind one that may take its time.
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        # No dashboard; the scheduler's small HTTP server (health checks) on a free loopback port.
+        # TCP on loopback, not Dask's in-process transport: that one names itself by the machine's
+        # address, which it finds by opening a socket towards a public one (the course is offline).
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, protocol="tcp://",
+                            host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                             local_directory=str(local_directory), memory_limit=0, silence_logs=logging.ERROR)
+
+
+class Connection:
+    """The cluster ``grade`` works on, reached (or started) in a thread of its own.
+
+    ``batch`` opens it before it builds the template course and takes in the hand-ins, so that
+    Dask's worker processes start while that runs (a few seconds that would otherwise come
+    first). ``scheduler`` None: a LocalCluster of ``workers`` processes, closed with ``close``.
+    """
+
+    def __init__(self, scheduler: str | None, workers: int, local_directory: Path | None = None) -> None:
+        self.scheduler, self.workers = scheduler, max(1, workers)
+        self.local_directory = Path(local_directory or Path.cwd() / "dask-worker-space")
+        self.cluster = self.client = None
+        self.error: BaseException | None = None
+        self.began = time.monotonic()
+        self.thread = threading.Thread(target=self._connect, name="dask-connect", daemon=True)
+        self.thread.start()
+
+    def _connect(self) -> None:
+        from distributed import Client
+
+        try:
+            if self.scheduler:
+                self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            else:
+                self.local_directory.mkdir(parents=True, exist_ok=True)
+                self.cluster = _local_cluster(self.workers, self.local_directory)
+                self.client = Client(self.cluster, set_as_default=False)
+        except BaseException as err:  # noqa: BLE001  said by wait(), in the caller's thread
+            self.error = err
+
+    def wait(self):
+        """The client; ClusterError when no scheduler answers; None when no local worker could start."""
+        self.thread.join()
+        if self.error is not None and self.scheduler:
+            raise ClusterError(f"no Dask scheduler answers at {self.scheduler} ({self.error}). Start one "
+                               "(docs/deploy.md) or leave out --scheduler to grade on this machine.")
+        return self.client
+
+    def close(self) -> None:
+        self.thread.join()
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
 
 
 def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, workers: int,
           scheduler: str | None = None, run: str = "", local_directory: Path | None = None,
           on_result: Callable[[NotebookResult], None] | None = None, stats: dict | None = None,
-          say: Callable[[str], None] | None = None) -> list[NotebookResult]:
+          say: Callable[[str], None] | None = None, connection: Connection | None = None) -> list[NotebookResult]:
     """Grade every job on Dask; one result per job, whatever happens to the workers.
 
-    ``scheduler`` None: a LocalCluster of ``workers`` processes, closed at the end. ``stats``
-    receives "workers ready" (seconds until every worker's grading process was warm) and
-    "cluster": the number of workers. ``say`` gets one-line notes about the cluster.
+    On ``connection`` (closed at the end), else on a new one to ``scheduler`` (None: a
+    LocalCluster of ``workers`` processes). ``stats`` receives "workers ready" (seconds from this
+    call until every worker's grading process was warm: what is left of the start-up) and "cluster": the number
+    of workers. ``say`` gets one-line notes about the cluster.
     """
-    from distributed import Client, as_completed
+    from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     began = time.monotonic()
@@ -388,28 +448,19 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
             emit(failed_result(job.student, job.notebook, job.max_score, reason))
         return results
 
-    if not jobs:
-        return results
+    connection = connection or Connection(scheduler, min(workers, max(1, len(jobs))), local_directory)
+    scheduler = connection.scheduler
     run = run or f"{os.getpid()}-{int(time.time())}"
-    cluster = client = None
     plugin_name = f"crew-grading-{run}"
+    client = None
     try:
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError) as err:
-                raise ClusterError(f"no Dask scheduler answers at {scheduler} ({err}). Start one (docs/deploy.md) "
-                                   "or leave out --scheduler to grade on this machine.") from err
-        else:
-            local_directory = Path(local_directory or Path.cwd() / "dask-worker-space")
-            local_directory.mkdir(parents=True, exist_ok=True)
-            try:
-                cluster = _local_cluster(max(1, min(workers, len(jobs))), local_directory)
-                client = Client(cluster, set_as_default=False)
-            except Exception as err:  # noqa: BLE001  no worker process could start: rows, not a crash
-                return fail_all(jobs, "The grader could not start a worker process to grade this notebook (not "
-                                      f"the learner's doing: {type(err).__name__}: {err}). Run the grade command "
-                                      "again.")
+        if not jobs:
+            return results
+        client = connection.wait()
+        if client is None:  # no worker process could start: rows, not a crash
+            err = connection.error
+            return fail_all(jobs, "The grader could not start a worker process to grade this notebook (not "
+                                  f"the learner's doing: {type(err).__name__}: {err}). Run the grade command again.")
         settings_data = json.loads(settings.to_json())
         archive, digest = pack(template, kit)
         client.register_plugin(GradingPlugin(archive, digest, settings_data, run), name=plugin_name)
@@ -450,10 +501,7 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
     finally:
         if client is not None:
             try:
-                if scheduler:
-                    client.unregister_worker_plugin(plugin_name)  # stops the grading processes there
+                client.unregister_worker_plugin(plugin_name)  # stops the grading processes there
             except Exception:  # noqa: BLE001  the cluster may be gone already
                 pass
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        connection.close()

@@ -3,8 +3,9 @@ Dask's own command-line entry points and stopped (killed if need be) at the end.
 
 The scheduler runs with the course's packages made unimportable (``autograder`` and ``course``
 set to None in sys.modules): grading on it proves that the scheduler needs Dask only, never the
-course's code (docs/deploy.md). Workers run without a nanny, so a killed worker stays dead and
-its notebooks must go to the others.
+course's code (docs/deploy.md). Workers run without a nanny by default, so a killed worker stays
+dead and its notebooks must go to the others; with ``nanny=True`` a killed worker is restarted.
+``config`` sets Dask settings of the scheduler and workers through their DASK_* variables.
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ SCHEDULER = ("import sys; sys.modules['autograder'] = None; sys.modules['course'
              "from distributed.cli.dask_scheduler import main; main()")
 
 
-def _env() -> dict[str, str]:
+def _env(config: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("DASK_SCHEDULER_ADDRESS", None)
+    env.update(config or {})
     return env
 
 
 class Cluster:
-    def __init__(self, base: Path, workers: int = 2) -> None:
+    def __init__(self, base: Path, workers: int = 2, nanny: bool = False,
+                 config: dict[str, str] | None = None) -> None:
         self.base = base
         self.count = workers
+        self.nanny = nanny
+        self.config = config
         self.scheduler: subprocess.Popen | None = None
         self.workers: dict[str, subprocess.Popen] = {}
         self.address = ""
@@ -45,7 +50,7 @@ class Cluster:
         info = self.base / "scheduler.json"
         self.scheduler = subprocess.Popen(
             [sys.executable, "-c", SCHEDULER, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(info)], cwd=str(self.base), env=_env(), stdout=subprocess.DEVNULL,
+             "--scheduler-file", str(info)], cwd=str(self.base), env=_env(self.config), stdout=subprocess.DEVNULL,
             stderr=self._log("scheduler"), start_new_session=True)
         deadline = time.monotonic() + 120
         while not self.address and time.monotonic() < deadline and self.scheduler.poll() is None:
@@ -62,9 +67,10 @@ class Cluster:
 
     def add_worker(self, name: str) -> None:
         self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1", "--no-nanny",
-             "--no-dashboard", "--name", name, "--host", "127.0.0.1", "--local-directory", str(self.base / name)],
-            cwd=str(ROOT), env=_env(), stdout=subprocess.DEVNULL, stderr=self._log(name), start_new_session=True)
+            [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
+             "--nanny" if self.nanny else "--no-nanny", "--no-dashboard", "--name", name, "--host", "127.0.0.1",
+             "--local-directory", str(self.base / name)],
+            cwd=str(ROOT), env=_env(self.config), stdout=subprocess.DEVNULL, stderr=self._log(name), start_new_session=True)
 
     def wait_for(self, n: int, timeout: float = 180) -> None:
         from distributed import Client
