@@ -38,6 +38,13 @@ class _Loopback:
         self.base, self.count, self.procs, self.address = base, workers, [], ""
 
     def __enter__(self) -> "_Loopback":
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()  # nothing started is left behind
+            raise
+
+    def _start(self) -> "_Loopback":
         env = with_venv_on_path()
         self.base.mkdir(parents=True, exist_ok=True)
         info = self.base / "scheduler.json"
