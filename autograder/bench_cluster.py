@@ -95,7 +95,7 @@ def per_notebook(result: batch.BatchResult, seconds: float, workers: int) -> tup
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench_cluster", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None, help="workers (default: grade's, two per core)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     os.environ["PATH"] = with_venv_on_path()["PATH"]
@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{cost:.2f} worker-seconds each ({total * cost / 3600:.0f} worker-hours), start-up {local[1]:.0f} s:")
     for n in (2, 16, 64, 256):
         print(f"  {n:4d} workers: {(local[1] + total * cost / n) / 3600:6.1f} h")
-    print("(one worker per core; the notebooks wait on the scripted model part of the time, so on a machine "
-          "of its own a worker per core is a floor, not a ceiling)")
+    print("(a worker is not a core: the notebooks wait on the scripted model part of the time, which is why "
+          "grade runs two workers per core)")
     return 0
 
 

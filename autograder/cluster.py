@@ -1,6 +1,6 @@
 """Grade a class on Dask distributed: a LocalCluster on this machine, or an existing cluster.
 
-    grade                                  # a LocalCluster: one worker process per core, nothing to start
+    grade                                  # a LocalCluster on this machine (two workers per core), nothing to start
     grade --scheduler tcp://HOST:8786      # (or DASK_SCHEDULER_ADDRESS) an existing Dask cluster
 
 One Dask task per notebook. What travels is bytes, so workers need no shared
@@ -354,9 +354,9 @@ def _local_cluster(workers: int, local_directory: Path):
     """``workers`` Dask workers in this process, each driving a grading process of its own.
 
     The processes that do the work, and that a notebook can harm, are the grading processes
-    (one per worker, as the home-made pool had one worker process per core). The Dask workers
+    (one per worker, as the home-made pool had one worker process each). The Dask workers
     only wait on them, so here they are threads of ``grade``'s own process (``processes=False``):
-    no second Python per core to start and to import Dask in, which measured 10-15 s more
+    no second Python per worker to start and to import Dask in, which measured 10-15 s more
     start-up on 2 shared cores than the pool it replaced (docs/autograder.md, Performance). On a
     real cluster each Dask worker is a process of its own, and the scheduler handles its loss.
     """
