@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` from PATH, so the environment's bin/ goes first.
 RUN := PATH="$(BIN):$$PATH" COURSE_ROOT="$(CURDIR)"
 
-.PHONY: env grade test bench lab release lock browser sandbox clean drift
+.PHONY: env grade test bench lab release lock browser sandbox postgres clean drift
 
 env: $(STAMP)
 
@@ -33,7 +33,7 @@ $(STAMP): requirements.lock pyproject.toml
 grade: env sandbox
 	$(RUN) $(PY) -m autograder demo
 
-test: env browser sandbox
+test: env browser sandbox postgres
 	$(RUN) $(PY) -m pytest -q
 
 # Benchmarks, not tests: each section measures its alternatives side by side in one run.
@@ -41,6 +41,7 @@ bench: env sandbox
 	$(RUN) $(PY) -m autograder.bench_kit
 	$(RUN) $(PY) -m autograder.bench_notebooks
 	$(RUN) $(PY) -m autograder.bench
+	$(RUN) $(PY) -m autograder.bench_cluster
 
 # Drift canary: the CrewAI fact tests (pytest -m crewai_fact) against another CrewAI release, in a
 # throwaway environment under build/drift-<version>/. Prints fact | holds / changed / broken.
@@ -77,6 +78,17 @@ sandbox:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux >/dev/null; \
 	  else \
 	    echo "note: /usr/bin/bwrap is missing and apt needs root: grade will refuse without --no-sandbox (sudo make sandbox)"; \
+	  fi; }
+
+# Debian's PostgreSQL server for the tests of a shared course gradebook (grade --db postgresql://...):
+# the tests start and stop a private server of their own (tests/pg_server.py); nothing runs as a service.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's postgresql for the gradebook tests (once)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "note: PostgreSQL is missing and apt needs root: the PostgreSQL gradebook tests will be skipped (sudo make postgres)"; \
 	  fi; }
 
 # --all keeps setuptools (the build backend `make env` installs the project with); not pip itself.

@@ -2,7 +2,7 @@
 
 The steps, each in its own module: a template course from the current source
 (workspace), a pristine kit snapshot (kit), intake of every hand-in (intake),
-parallel grading (pool -> worker -> grading), outputs written atomically
+grading on Dask (cluster -> worker -> grading), outputs written atomically
 (report). Only ``BatchError`` means that grading could not run; anything a
 submission does ends as a ``failed`` row with a reason.
 """
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course_records, intake, kit, pool, report, workspace
+from autograder import cluster, course_records, intake, kit, report, workspace
 from autograder import sandbox as sandbox_mod
-from autograder.grading import NotebookResult, Settings, failed_result, max_scores, template_notebooks
+from autograder.grading import (NotebookResult, Settings, failed_result, max_scores, template_notebooks,
+                               ungraded_result)
 from autograder.paths import ASSIGNMENT, BUILD, RELEASE, ROOT, SOURCE
 
 
@@ -118,6 +119,15 @@ def _term_as_interrupt():
 WORKERS_PER_CORE = 2
 
 
+def _say(stream):
+    """One line about the cluster, on the progress stream (stderr by default)."""
+    def say(text: str) -> None:
+        target = stream or sys.stderr
+        target.write(text + "\n")
+        target.flush()
+    return say
+
+
 def default_workers() -> int:
     """Two workers per core: a graded notebook's worker waits most of its time (the model's latency in the
     learner's runs, kernel start, round trips; measured 1.7 s of CPU in 4.8 s per notebook), so one per
@@ -136,28 +146,8 @@ def default_kernel() -> str:
     return "fork" if forkkernel.available() else "fresh"
 
 
-def _scratch(work: Path, create: bool = True) -> Path:
-    """Where each notebook's private course folder goes: memory-backed when the machine has it.
-
-    A notebook run commits to several SQLite files (the gradebook, CrewAI's kickoff store);
-    on a tmpfs those commits cost nothing, on a disk each one waits for the disk.
-    """
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        try:
-            free = shutil.disk_usage(shm).free
-        except OSError:
-            free = 0
-        if free > 2 * 2**30:
-            path = shm / f"crew-grading-{work.name}"
-            if create:
-                path.mkdir(parents=True, exist_ok=True)
-            return path
-    return work / "notebooks"
-
-
 def _budget(path: Path | None, settings: Settings) -> float:
-    """Seconds a notebook may take in all before the pool kills its worker."""
+    """Seconds a notebook may take in all before its worker's grading process is killed."""
     cells = 20
     if path is not None:
         try:
@@ -176,14 +166,16 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                       gradebook_url: str | None = None, course_dir: Path | None = None,
                       students: list[str] | None = None, sandbox: bool = True,
                       limits: "sandbox_mod.Limits | None" = None, shared_runs: bool = True,
-                      witness: bool = True) -> BatchResult:
-    """Grade a class. ``course_config`` (the course's nbgrader config) gives the due date and late policy;
+                      witness: bool = True, scheduler: str | None = None) -> BatchResult:
+    """Grade a class on Dask (autograder/cluster.py): a local cluster of ``workers`` workers, or the
+    existing cluster whose scheduler is at ``scheduler`` (tcp://HOST:PORT). ``course_config`` (the
+    course's nbgrader config) gives the due date and late policy;
     ``gradebook_url`` records every result there (autograder/gradebook.py), ``course_dir`` also gets the
     graded notebooks and feedback for the formgrader; ``students`` regrades only those and merges them
     into an existing ``out`` (autograder/regrade.py). ``shared_runs=False``: every test cell runs the
     learner's crew afresh, as before the runs were shared (make bench compares both)."""
     started = time.monotonic()
-    if sandbox:
+    if sandbox and not scheduler:  # on a cluster, each worker checks its own machine
         problem = sandbox_mod.problem()
         if problem:
             raise BatchError(f"No sandbox can be built on this machine: {problem}. Every notebook's code would "
@@ -199,6 +191,9 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
     work = Path(work_root or BUILD / "grading").resolve() / f"run-{os.getpid()}-{int(time.time())}"
     work.mkdir(parents=True, exist_ok=True)
     restore_term = _term_as_interrupt()
+    # Dask's workers start (or the scheduler is reached) while the template is built and the
+    # hand-ins are taken in.
+    connection = cluster.Connection(scheduler, workers or default_workers(), work / "dask")
     try:
         timings: dict[str, float] = {}
         clock = time.monotonic()
@@ -225,8 +220,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                 raise BatchError(str(err)) from err
         origins = {s.student_id: s.origin for s in intakes}
 
-        scratch = _scratch(work)
-        settings = Settings(template=str(template), kit=str(kit_dir), work=str(scratch),
+        # template, kit and work are set again on each worker, where the archive of both is unpacked.
+        settings = Settings(template=str(template), kit=str(kit_dir), work=str(work / "notebooks"),
                             assignment=assignment, cell_timeout=cell_timeout, kernel=kernel or default_kernel(),
                             keep_work=keep_work, kit_manifest=kit_manifest, sandbox=sandbox,
                             limits=(limits or sandbox_mod.Limits()).to_dict(), shared_runs=shared_runs,
@@ -235,30 +230,36 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         settings_path.write_text(settings.to_json())
 
         results: list[NotebookResult] = []
-        tasks = []
+        jobs = []
         for student in intakes:
-            gradable = {n: str(item.path) for n, item in student.notebooks.items() if item.path is not None}
-            for name, item in student.notebooks.items():
+            for name, item in sorted(student.notebooks.items()):
                 if item.path is None:
                     results.append(failed_result(student.student_id, name, maxima.get(name, 0.0),
                                                  item.problem or f"{name}.ipynb could not be graded."))
-            if gradable:
-                tasks.append(pool.Task(student.student_id, gradable, {}, maxima,
-                                       {n: notebook_budget or _budget(Path(p), settings)
-                                        for n, p in gradable.items()}))
+                elif maxima.get(name, 1.0) == 0 and not settings.run_ungraded:
+                    results.append(ungraded_result(student.student_id, name))  # nothing to score: not run
+                else:
+                    path = Path(item.path)
+                    jobs.append(cluster.Job(student.student_id, name, path.read_bytes(), maxima.get(name, 0.0),
+                                            notebook_budget or _budget(path, settings)))
 
         timings["prepare"] = time.monotonic() - clock
         clock = time.monotonic()
         progress = report.Progress({s.student_id: len(s.notebooks) for s in intakes}, progress_stream)
         for r in results:
             progress.update(r)
+        graded: list[NotebookResult] = []
         try:
-            results += pool.grade(tasks, settings_path, work / "results", work / "logs",
-                                  workers or default_workers(), on_result=progress.update, stats=timings)
-        except pool.PoolError as err:
+            graded = cluster.grade(jobs, settings, template=template, kit=kit_dir, workers=workers or default_workers(),
+                                   run=work.name, on_result=progress.update, stats=timings,
+                                   say=_say(progress_stream), connection=connection)
+        except cluster.ClusterError as err:
             raise BatchError(f"Grading could not run: {err}") from err
         finally:
             progress.close()
+        for r in graded:  # the texts that came back as bytes go to files, as report.write_outputs expects
+            r.saved(work / "results" / r.student_id)
+        results += graded
 
         timings["grading"] = time.monotonic() - clock
         clock = time.monotonic()
@@ -298,8 +299,10 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         return BatchResult(results=results, out=out, summary=summary, seconds=seconds, warnings=warnings,
                            timings=timings)
     finally:
+        connection.close()
         restore_term()
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
-            shutil.rmtree(_scratch(work, create=False), ignore_errors=True)
+            # A local cluster's per-notebook folders (autograder/cluster.py), should a worker not have.
+            shutil.rmtree(Path("/dev/shm") / f"crew-grading-{work.name}", ignore_errors=True)
         lock.close()

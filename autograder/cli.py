@@ -1,10 +1,11 @@
 """``python -m autograder``: the instructor's commands.
 
-    grade [SUBMISSIONS] [--out DIR] [--workers N] [--timeout S]
+    grade [SUBMISSIONS] [--out DIR] [--workers N | --scheduler tcp://HOST:PORT] [--timeout S]
           [--db URL | --no-gradebook] [--course-dir DIR] [--student ID[,ID...]]
           [--export canvas|moodle] [--roster FILE]
         Autograde every student of SUBMISSIONS (one folder or .zip per student;
-        default: the bundled sample class) in parallel; write grades.csv,
+        default: the bundled sample class) in parallel on Dask (a local cluster,
+        or the existing one at --scheduler / DASK_SCHEDULER_ADDRESS); write grades.csv,
         feedback/, autograded/, logs/ and summary.txt into --out (default grades/),
         record every result in the course gradebook (autograder/gradebook.py),
         and write the learning platform's import file (autograder/exports.py).
@@ -43,7 +44,11 @@ def _where(path: Path) -> str:
 def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="folder for grades.csv, feedback/, autograded/, logs/ (default: grades/)")
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: two per core)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="workers of the local Dask cluster (default: two per core)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="grade on the existing Dask cluster whose scheduler is there (default: "
+                             "DASK_SCHEDULER_ADDRESS if set, else a local cluster on this machine; docs/deploy.md)")
     parser.add_argument("--timeout", type=int, default=timeout,
                         help=f"seconds one cell may run (default: {timeout})")
     parser.add_argument("--kernel", choices=("fork", "fresh"), default=None,
@@ -97,11 +102,18 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
         print(f"\nGrading could not run: {course_dir}/nbgrader_config.py could not be read ({err}). "
               "Fix it (see the README's instructor section) and run the command again.", file=sys.stderr)
         return 2
+    import dask.config
+
+    # Dask's own setting (DASK_SCHEDULER_ADDRESS, or its config files) when --scheduler is not given.
+    scheduler = getattr(args, "scheduler", None) or dask.config.get("scheduler-address", None) or None
+    if scheduler:
+        print(f"on the Dask cluster at {scheduler}", file=sys.stderr)
     try:
         result = batch.grade_submissions(submissions, args.out, args.workers, cell_timeout=args.timeout,
                                          kernel=args.kernel, keep_work=args.keep_work, course_config=course_config,
                                          gradebook_url=db_url, course_dir=course_dir if record else None,
-                                         students=students, sandbox=not args.no_sandbox, limits=limits)
+                                         students=students, sandbox=not args.no_sandbox, limits=limits,
+                                         scheduler=scheduler)
     except batch.BatchError as err:
         print(f"\nGrading could not run: {err}", file=sys.stderr)
         return 2

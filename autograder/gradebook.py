@@ -15,6 +15,14 @@ Afterwards this module writes what nbgrader's ``SaveAutoGrades`` and
   formgrader, with the reason in its comments;
 - the late penalty per notebook.
 
+The gradebook may be shared: SQLite (the default, one file in the course
+directory) or a PostgreSQL server that several graders write to, e.g. one
+``grade`` per section on different machines (``--db postgresql://...``, which
+needs the ``psycopg2`` driver the project pins). On PostgreSQL each ``record``
+holds a session advisory lock while it writes, so two graders never race to
+create the same student or submission rows
+(``tests/test_gradebook_postgres.py``).
+
 Re-grading updates the same rows (nbgrader's ``update_or_create_*``); a score
 the instructor set in the formgrader (``manual_score``) is kept and the cell
 marked "needs manual grade" again, as nbgrader's own autograde does.
@@ -81,6 +89,43 @@ def _safe(db_url: str) -> str:
 def record(db_url: str, template: Path, assignment: str, results, submitted_at: dict[str, dt.datetime | None],
            due: dt.datetime | None = None) -> None:
     """Write every result into the gradebook at ``db_url`` (created if needed)."""
+    with _exclusive(db_url):
+        _record(db_url, template, assignment, results, submitted_at, due)
+
+
+# Any fixed number: every grader of this course takes the same lock.
+ADVISORY_LOCK = 0x6372_6577  # "crew"
+
+
+class _exclusive:
+    """One writer at a time on a shared PostgreSQL gradebook (a no-op on SQLite, which locks its file)."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.engine = self.connection = None
+
+    def __enter__(self):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        if make_url(self.db_url).get_backend_name() == "postgresql":
+            self.engine = create_engine(self.db_url)
+            self.connection = self.engine.connect()
+            self.connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK})
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.connection is not None:
+            from sqlalchemy import text
+
+            try:
+                self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK})
+            finally:
+                self.connection.close()
+                self.engine.dispose()
+
+
+def _record(db_url: str, template: Path, assignment: str, results, submitted_at: dict, due) -> None:
     from nbgrader.api import Gradebook
 
     define_assignment(db_url, template, assignment, due)

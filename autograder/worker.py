@@ -1,15 +1,21 @@
-"""One grading worker: a long-lived process that grades the students the pool hands it.
+"""The grading process one Dask worker keeps: grades the notebooks its Dask worker hands it.
 
-    python -m autograder.worker SETTINGS.json RESULTS_DIR
+    python -m autograder.worker SETTINGS.json
 
-Protocol (one JSON object per line): the pool writes a task to stdin,
-``{"student": ..., "notebooks": {name: path or null}, "problems": {...},
-"maxima": {...}}``; the worker answers on its original stdout with
-``{"result": {...}}`` per notebook as soon as it is graded, then
-``{"done": student}``. Anything else printed (nbgrader, kernels) goes to
-stderr, which the pool sends to a log file. Imports happen once per worker,
-not once per student: that is most of what a stock ``nbgrader autograde``
-process spends before grading anything.
+Started and owned by ``autograder/cluster.py`` (one per Dask worker, through
+its WorkerPlugin). It holds the warm state: nbgrader and the grader imported
+once, and the warm CrewAI process that kernels are forked from
+(``autograder/forkkernel.py``), inside its bwrap sandbox. A process of its own,
+not the Dask worker itself, so that a notebook over its time budget, or one
+that kills its parent, costs this process only: the Dask worker kills it, says
+why, and starts a new one, while the cluster never sees a worker die.
+
+Protocol (one JSON object per line): ``{"ready": pid}`` once on start; then
+for each line ``{"student", "notebook", "path", "max_score"}`` on stdin, one
+``{"result": {...}}`` on its original stdout, the whole ``NotebookResult``
+with the autograded notebook, the feedback page and the log as text. Anything
+else printed (nbgrader, kernels) goes to stderr, which the Dask worker sends to
+a log file.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 
@@ -29,11 +38,31 @@ def _protocol_stream():
     return os.fdopen(fd, "w", buffering=1)
 
 
+def _end_with_parent() -> None:
+    """A Dask worker killed hard (SIGKILL, OOM) cannot stop its grading process: it ends itself.
+
+    Its kernels and the sandbox go with it, so nothing of the lost worker grades on.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        from autograder import procs
+
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                procs.kill_tree(procs.descendants())
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    settings_path, results_dir = Path(args[0]), Path(args[1])
+    settings_path = Path(args[0])
     out = _protocol_stream()
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the useful log lines
+    _end_with_parent()
 
     from autograder import grading, procs
     from autograder.paths import with_venv_on_path
@@ -41,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = with_venv_on_path()["PATH"]
     procs.become_subreaper()
     settings = grading.Settings.from_json(settings_path.read_text())
+    if settings.sandbox:
+        from autograder import sandbox
+
+        problem = sandbox.problem()
+        if problem:
+            print(f"no sandbox can be built on this worker: {problem}", file=sys.stderr)
+            return 3
     grading.kit_files(settings)  # read (and check) the pristine kit before any learner code runs
     grading.preload()
     if settings.kernel == "fork" or settings.sandbox:
@@ -57,16 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     for line in sys.stdin:
         if not line.strip():
             continue
-        task = json.loads(line)
-        student = task["student"]
-
-        def report(result, student=student):
-            data = result.saved(results_dir / student)
-            out.write(json.dumps({"result": data}) + "\n")
-
-        grading.grade_student(settings, student, task["notebooks"], task.get("problems", {}),
-                              task.get("maxima", {}), progress=report)
-        out.write(json.dumps({"done": student}) + "\n")
+        job = json.loads(line)
+        name = job["notebook"]
+        result = grading.grade_student(settings, job["student"], {name: job["path"]}, {},
+                                       {name: float(job["max_score"])})[0]
+        out.write(json.dumps({"result": asdict(result)}) + "\n")
     return 0
 
 

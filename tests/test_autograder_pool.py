@@ -1,5 +1,6 @@
-"""The pool's guarantees: a notebook over its time budget, a worker or warm process killed by a
-submission -> that notebook fails with a reason, every other notebook is still graded."""
+"""The guarantees the home-made pool gave, kept on Dask (autograder/cluster.py): a notebook over its
+time budget, a grading process, warm process or whole Dask worker killed by a submission -> that
+notebook fails with a reason, every other notebook is still graded."""
 
 from __future__ import annotations
 
@@ -56,6 +57,35 @@ def test_a_notebook_that_kills_its_worker_fails_alone(tmp_path, course):
     }, kernel="fresh", sandbox=False)  # without a sandbox, a fresh kernel's parent is the worker itself
     assert rows[("killer", "00_double")].status == "failed"
     assert "died twice" in rows[("killer", "00_double")].reason
+    assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
+    assert (rows[("other", "00_double")].status, rows[("other", "00_double")].score) == ("graded", 2)
+
+
+# The kernel's grandparent, without a sandbox and with a fresh kernel: the Dask worker process itself
+# (kernel -> grading process -> Dask worker).
+KILL_DASK_WORKER = ("import os, signal\n"
+                    "stat = open(f'/proc/{os.getppid()}/stat').read()\n"
+                    "os.kill(int(stat[stat.rfind(')') + 2:].split()[1]), signal.SIGKILL)\n"
+                    "import time\ntime.sleep(5)")
+
+
+def test_a_notebook_that_kills_its_dask_worker_twice_is_failed_as_killed_worker(tmp_path, course):
+    """On a cluster whose workers are processes (loopback, with nannies that restart them, and the
+    scheduler's allowed-failures at 1): the first loss sends the notebook to a worker again, the
+    second is Dask's KilledWorker, a failed row with the reason, and nobody else's notebook."""
+    import dask_loopback
+
+    source, rel = course
+    with dask_loopback.Cluster(tmp_path / "dask", workers=2, nanny=True, config={
+            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+            "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}) as loopback:
+        rows = _grade(tmp_path, source, {
+            "killer": {"00_double": synth.student_notebook(rel["00_double"], {"answer_double": KILL_DASK_WORKER}),
+                       "01_greet": synth.student_notebook(rel["01_greet"], synth.GOOD)},
+            "other": {"00_double": synth.student_notebook(rel["00_double"], synth.GOOD)},
+        }, kernel="fresh", sandbox=False, scheduler=loopback.address)
+    assert (rows[("killer", "00_double")].status, rows[("killer", "00_double")].score) == ("failed", 0)
+    assert "Dask workers died each time they graded this notebook" in rows[("killer", "00_double")].reason
     assert (rows[("killer", "01_greet")].status, rows[("killer", "01_greet")].score) == ("graded", 3)
     assert (rows[("other", "00_double")].status, rows[("other", "00_double")].score) == ("graded", 2)
 

@@ -62,6 +62,28 @@ def test_every_sample_student_gets_exactly_the_expected_score(graded):
     assert wrong == {}
 
 
+def _comparable(row: dict) -> tuple:
+    """A grades.csv row as the grade it gives: every column, the reason without its numbers (seconds)."""
+    import re
+
+    return tuple(sorted((k, re.sub(r"[0-9.]+", "#", v) if k == "reason" else v) for k, v in row.items()))
+
+
+def test_a_loopback_dask_cluster_grades_the_sample_class_exactly_as_the_local_default(graded, tmp_path):
+    """`grade --scheduler`: a scheduler and two worker processes on 127.0.0.1 (tests/dask_loopback.py)."""
+    import dask_loopback
+
+    out, local = graded
+    with dask_loopback.Cluster(tmp_path / "dask", workers=2) as loopback:
+        remote = batch.grade_submissions(SAMPLE_CLASS, tmp_path / "out", None, cell_timeout=10,
+                                         work_root=tmp_path / "work", progress_stream=open(os.devnull, "w"),
+                                         scheduler=loopback.address)
+    assert remote.timings.get("cluster") == 2 and local.timings.get("cluster") == batch.default_workers()
+    mine, theirs = _rows(out), _rows(tmp_path / "out")
+    assert set(mine) == set(theirs)
+    assert {k: _comparable(r) for k, r in theirs.items()} == {k: _comparable(r) for k, r in mine.items()}
+
+
 def test_hand_typed_results_earn_no_points(graded):
     # Typed-in orders, answers and timings: each check that reads them compares with real runs.
     out, _ = graded

@@ -1,0 +1,148 @@
+"""Grading on an existing Dask cluster (`grade --scheduler`): a scheduler and two worker processes
+on 127.0.0.1, started here with Dask's own entry points (tests/dask_loopback.py).
+
+A worker killed in the middle of a batch loses no student: its notebooks go to the other
+worker, and its grading process (with its sandbox) ends with it. Bounded: the only network is
+the loopback cluster this module starts, every process it starts is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, cluster, report
+from autograder.paths import ROOT
+
+import autograder_synth as synth
+import dask_loopback
+
+pytestmark = pytest.mark.slow
+
+STUDENTS = ("ann", "bob", "cal", "dee", "eve", "fay")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return synth.released(tmp_path_factory.mktemp("cluster-course"))
+
+
+@pytest.fixture()
+def loopback(tmp_path):
+    with dask_loopback.Cluster(tmp_path / "dask", workers=2) as running:
+        yield running
+
+
+def _class(folder: Path, rel) -> Path:
+    # A second of work in each notebook, so that a worker is always busy when one is killed.
+    good = {"answer_double": synth.GOOD["answer_double"] + "\nimport time\ntime.sleep(1)",
+            "answer_greet": synth.GOOD["answer_greet"]}
+    for name in STUDENTS:
+        synth.write_student(folder / name, {n: synth.student_notebook(rel[n], good) for n in synth.MAX})
+    return folder
+
+
+class _KillOnFirstStudent:
+    """The progress stream: when the first student is done, one worker is killed (mid-batch)."""
+
+    def __init__(self, loopback: dask_loopback.Cluster, victim: str) -> None:
+        self.loopback, self.victim, self.killed_at, self.lines = loopback, victim, None, []
+
+    def write(self, text: str) -> None:
+        self.lines.append(text)
+        if text.startswith("[") and self.killed_at is None:
+            self.loopback.kill(self.victim)
+            self.killed_at = len(self.lines)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_worker_killed_mid_batch_loses_no_student(tmp_path, course, loopback):
+    source, rel = course
+    klass = _class(tmp_path / "class", rel)
+    stream = _KillOnFirstStudent(loopback, "w1")
+    result = batch.grade_submissions(klass, tmp_path / "out", None, source_root=source, cell_timeout=30,
+                                     work_root=tmp_path / "work", progress_stream=stream,
+                                     scheduler=loopback.address)
+    assert stream.killed_at is not None, stream.lines
+    assert any("Dask: 2 worker(s) at tcp://127.0.0.1" in line for line in stream.lines)
+    rows = report.read_csv(tmp_path / "out" / "grades.csv")
+    assert sorted((r["student_id"], r["notebook"]) for r in rows) == sorted(
+        (s, n) for s in STUDENTS for n in synth.MAX)
+    assert [(r["student_id"], r["notebook"], r["status"], float(r["score"])) for r in rows
+            if (r["status"], float(r["score"])) != ("graded", synth.MAX[r["notebook"]])] == []
+    assert len(result.results) == len(STUDENTS) * len(synth.MAX)
+    # The dead worker's grading process (and the sandbox under it) ended with it.
+    victim_dir = str(loopback.base / "w1")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _processes_mentioning(victim_dir):
+        time.sleep(0.5)
+    assert _processes_mentioning(victim_dir) == []
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmd:
+                found.append(f"{entry.name} {cmd[:120]}")
+    return found
+
+
+def test_grade_takes_the_cluster_from_dask_scheduler_address(tmp_path, loopback):
+    """The real command line, on the course's own notebooks, told only by Dask's own variable."""
+    from autograder.paths import SAMPLE_CLASS
+
+    klass = tmp_path / "class"
+    (klass / "ada").mkdir(parents=True)
+    src = next((SAMPLE_CLASS / "ada_perfect").rglob("01_sequential.ipynb"))
+    (klass / "ada" / src.name).write_bytes(src.read_bytes())
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               DASK_SCHEDULER_ADDRESS=loopback.address)
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(klass), "--out", str(tmp_path / "out"),
+                           "--no-gradebook", "--timeout", "20"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"on the Dask cluster at {loopback.address}" in done.stderr
+    assert f"Dask: 2 worker(s) at {loopback.address}" in done.stderr
+    rows = {r["notebook"]: r for r in report.read_csv(tmp_path / "out" / "grades.csv")}
+    assert (rows["01_sequential"]["status"], rows["01_sequential"]["score"]) == ("graded", "6")
+
+
+def test_a_scheduler_that_does_not_answer_is_said_clearly(tmp_path, course, monkeypatch):
+    import socket
+
+    source, rel = course
+    klass = tmp_path / "class"
+    synth.write_student(klass / "ann", {"00_double": synth.student_notebook(rel["00_double"], synth.GOOD)})
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 3)
+    with pytest.raises(batch.BatchError, match=f"no Dask scheduler answers at tcp://127.0.0.1:{port}"):
+        batch.grade_submissions(klass, tmp_path / "out", None, source_root=source, work_root=tmp_path / "work",
+                                progress_stream=open(os.devnull, "w"), scheduler=f"tcp://127.0.0.1:{port}")
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_a_cluster_without_workers_gives_every_notebook_a_row_that_says_so(tmp_path, course, monkeypatch):
+    source, rel = course
+    klass = tmp_path / "class"
+    synth.write_student(klass / "ann", {n: synth.student_notebook(rel[n], synth.GOOD) for n in synth.MAX})
+    monkeypatch.setattr(cluster, "WORKERS_TIMEOUT", 3)
+    with dask_loopback.Cluster(tmp_path / "dask", workers=0) as empty:
+        batch.grade_submissions(klass, tmp_path / "out", None, source_root=source, work_root=tmp_path / "work",
+                                progress_stream=open(os.devnull, "w"), scheduler=empty.address)
+    rows = report.read_csv(tmp_path / "out" / "grades.csv")
+    assert [(r["notebook"], r["status"]) for r in rows] == [("00_double", "failed"), ("01_greet", "failed")]
+    assert all("No Dask worker joined the cluster" in r["reason"] for r in rows)
