@@ -205,14 +205,18 @@ KERNEL_ONLY = {"test_mixed_dag": "the DAG the learner typed"}
 
 
 def runs_by_cell(journal: list[dict], cells: list[dict]) -> dict[int, Runs]:
-    """The journal's kickoffs, each in the cell whose window holds its first call (others: nowhere)."""
+    """The journal's kickoffs, each in the cell that started it (before the first cell: nowhere)."""
     grouped: dict[str, list[dict]] = {}
     for call in journal:
         grouped.setdefault(call.get("run") or f"thread {call.get('thread', '')}", []).append(call)
     found: dict[int, Runs] = {}
     for calls in grouped.values():
         first = min(float(c["start"]) for c in calls)
-        cell = next((c for c in cells if c["start"] <= first <= c["end"]), None)
+        # The cell whose window holds the first call, else the last cell begun before it: a thread a
+        # cell started can make its first call just after that cell ended (a crew that failed in one
+        # thread while another was about to call the model), and it is still that cell's run.
+        cell = next((c for c in cells if c["start"] <= first <= c["end"]), None) \
+            or next((c for c in reversed(cells) if c["start"] <= first), None)
         if cell is not None:
             found.setdefault(cell["index"], []).append(RecordedRun.from_model_calls(calls))
     return found

@@ -539,3 +539,18 @@ def test_the_socket_belongs_to_the_sandbox_alone(tmp_path):
         w.stop()
     assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (sandbox.sandbox_uid(4242), 0o600)
     assert stat.S_IMODE(folder.st_mode) == 0o711  # others may pass through, not list
+
+
+def test_a_run_whose_first_call_comes_just_after_its_cell_still_belongs_to_that_cell():
+    """One agent on three async tasks: a crew fails in one thread while another is about to call the
+    model, so that call can land after the test cell ended (seen as a flaky 3.1 denial under load)."""
+    late = [dict(task_id="a", task_name="Research topic A", task="Research topic A", role="Researcher",
+                 manager=False, start=10.4, end=10.5, ref="000001", received=[], delegated_to=None,
+                 thread="t1", run="r1")]
+    cells = [{"index": 0, "grade_id": None, "test": False, "start": 0.0, "end": 5.0},
+             {"index": 3, "grade_id": "test_async_overlap", "test": True, "start": 9.0, "end": 10.3},
+             {"index": 4, "grade_id": "test_async_join", "test": True, "start": 10.6, "end": 11.0}]
+    assert list(witness_rules.runs_by_cell(late, cells)) == [3]
+    assert witness_rules.runs_by_cell(late, [{"index": 9, "test": True, "start": 11.0, "end": 12.0}]) == {}
+    shape = [{"index": 1, "grade_id": "test_async_shape", "test": True, "start": 1.0, "end": 2.0}] + cells[1:]
+    assert witness_rules.judge(late, shape, {"test_async_shape"}) == {}
