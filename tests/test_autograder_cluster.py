@@ -21,6 +21,7 @@ from autograder.paths import ROOT
 
 import autograder_synth as synth
 import dask_loopback
+from processes import processes_with
 
 pytestmark = pytest.mark.slow
 
@@ -81,22 +82,9 @@ def test_a_worker_killed_mid_batch_loses_no_student(tmp_path, course, loopback):
     # The dead worker's grading process (and the sandbox under it) ended with it.
     victim_dir = str(loopback.base / "w1")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _processes_mentioning(victim_dir):
+    while time.monotonic() < deadline and processes_with(victim_dir):
         time.sleep(0.5)
-    assert _processes_mentioning(victim_dir) == []
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmd:
-                found.append(f"{entry.name} {cmd[:120]}")
-    return found
+    assert processes_with(victim_dir) == []
 
 
 def test_grade_takes_the_cluster_from_dask_scheduler_address(tmp_path, loopback):

@@ -23,6 +23,7 @@ from autograder import batch, report, sandbox
 from autograder.paths import ROOT
 
 import autograder_synth as synth
+from processes import processes_with
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.problem() is not None, reason=f"no sandbox here: {sandbox.problem()}")]
@@ -204,19 +205,6 @@ class _Listener:
         self.sock.close()
 
 
-def _processes_with(marker: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if marker in cmd:
-                found.append(f"{entry.name} {cmd}")
-    return found
-
-
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
@@ -279,8 +267,8 @@ def test_only_the_notebooks_pages_reach_feedback(hostile):
 
 
 def test_no_process_outlives_the_batch(hostile):
-    assert _processes_with("sleep 987") == [] and _processes_with("sleep 986") == []
-    assert _processes_with("chain-marker-985") == []
+    assert processes_with("sleep 987") == [] and processes_with("sleep 986") == []
+    assert processes_with("chain-marker-985") == []
     assert "background process" in hostile["rows"][("leftover", "00_double")].reason
 
 
