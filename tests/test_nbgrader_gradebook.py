@@ -10,6 +10,7 @@ the "zero" late policy; dev hands in late through nbgrader's timestamp.txt.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import shutil
@@ -22,6 +23,10 @@ import pytest
 from autograder import batch, gradebook, nbgrader_setup, report
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS
 
+import nbgrader_cli
+
+nbgrader = functools.partial(nbgrader_cli.nbgrader, timeout=600)
+
 pytestmark = pytest.mark.slow
 
 DUE = "2026-11-01 12:00:00 UTC"
@@ -31,14 +36,6 @@ def _copy(student: str, notebook: str, dest: Path) -> None:
     src = next((SAMPLE_CLASS / student).rglob(f"{notebook}.ipynb"))
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(src, dest / f"{notebook}.ipynb")
-
-
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.pop("COURSE_ROOT", None)
-    return subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course, env=env, capture_output=True,
-                          text=True, timeout=600)
 
 
 def _digest(folder: Path) -> dict[str, str]:

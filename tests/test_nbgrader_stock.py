@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import pytest
 
 from autograder import feedback_pages, release_check, sample_class_gen
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS, SOURCE
+from nbgrader_cli import nbgrader
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +47,6 @@ WITHHELD = {("hal_messy", "01_sequential"), ("fay_tamperer", "03_async")}
 # The course's due date and nbgrader's "zero" policy; eli hands in a day late (nbgrader's timestamp.txt).
 DUE = "2026-11-01 12:00:00 UTC"
 LATE = {"eli_runaway"}
-
-
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """One nbgrader command, run in the course directory as an instructor runs it."""
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.pop("COURSE_ROOT", None)
-    return subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course, env=env, capture_output=True,
-                          text=True, timeout=1200)
 
 
 def make_course(course: Path, students: list[str]) -> None:
