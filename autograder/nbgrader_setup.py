@@ -92,7 +92,7 @@ class CourseExecute(execute_mod.GradingExecute):
                                "COURSE_GRADING": "1"}
             self.guard_module = _guard_path(kit_dir)
             nb, resources = super().preprocess(nb, resources, km)
-            changed = kit_mod.differences(kit_mod.manifest_of(files), kit_mod.manifest(kit_dir))
+            changed = kit_mod.differences(kit_mod.manifest_of(files), kit_mod.manifest(kit_dir, bytecode=True))
             if changed:
                 self._void_all_tests(nb, changed)
         finally:

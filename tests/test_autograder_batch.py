@@ -32,6 +32,13 @@ NETWORK = ("import course\nimport urllib.request\ntry:\n    urllib.request.urlop
 TAMPER_KIT = ("import pathlib, autograder\n"
               "checks = pathlib.Path(autograder.__file__).parent / 'checks' / '__init__.py'\n"
               "checks.write_text(checks.read_text() + '\\n# every check passes now\\n')")
+# The grader's own bytecode of the checks (autograder/kit.py writes it; kernels and the guard trust a
+# .pyc made from its source's exact bytes): a notebook swaps in code of its own under the same header.
+TAMPER_BYTECODE = ("import importlib.util, marshal, pathlib, autograder\n"
+                   "source = pathlib.Path(autograder.__file__).parent / 'checks' / '__init__.py'\n"
+                   "pyc = pathlib.Path(importlib.util.cache_from_source(str(source)))\n"
+                   "pyc.write_bytes(pyc.read_bytes()[:16] + marshal.dumps(compile('def integrity(): pass', "
+                   "str(source), 'exec')))")
 TAMPER_GRADEBOOK = ("import pathlib, sqlite3\n"
                     "db = sqlite3.connect(pathlib.Path.cwd().parents[2] / 'gradebook.db')\n"
                     "db.execute(\"UPDATE source_cell SET source = 'pass'\")\n"
@@ -61,6 +68,7 @@ EXPECTED = {
     # In the sandbox the kit is read-only (a refused write still scores 0) and the gradebook out of
     # sight: that attempt is a cell error, and the notebook is graded as written (tests/test_sandbox.py).
     "tamper_kit": {"00_double": ("failed", 0), "01_greet": ("graded", 3)},
+    "tamper_bytecode": {"00_double": ("failed", 0), "01_greet": ("graded", 3)},
     "tamper_gradebook": {"00_double": ("graded", 0), "01_greet": ("graded", 0)},
     "tamper_repo": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "background": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
@@ -82,6 +90,8 @@ REASONS = {
     ("background", "00_double"): ["background process"],
     ("tamper_kit", "00_double"): ["tried to rewrite the course kit", "autograder/checks/__init__.py", "sandbox refused",
                                   "scores 0"],
+    ("tamper_bytecode", "00_double"): ["tried to rewrite the course kit",
+                                       "autograder/checks/__pycache__/__init__.cpython-311.pyc", "sandbox refused"],
 }
 
 
@@ -111,6 +121,8 @@ def _class(root: Path, rel: dict) -> Path:
         "huge_output": {"00_double": S(d, good, append=[HUGE]), "01_greet": g},
         "network": {"00_double": S(d, {"answer_double": NETWORK}), "01_greet": g},
         "tamper_kit": {"00_double": S(d, good, insert_before={"test_double": TAMPER_KIT}), "01_greet": S(g, good)},
+        "tamper_bytecode": {"00_double": S(d, good, insert_before={"test_double": TAMPER_BYTECODE}),
+                            "01_greet": S(g, good)},
         "tamper_gradebook": {"00_double": S(d, WRONG_DOUBLE, insert_before={"test_double": TAMPER_GRADEBOOK}),
                              "01_greet": g},
         "tamper_repo": {"00_double": S(d, good, insert_before={"test_double": TAMPER_REPO}), "01_greet": g},
@@ -214,7 +226,7 @@ def test_the_repository_kit_is_out_of_reach_of_a_notebook(graded):
 def test_without_a_sandbox_a_kit_or_gradebook_change_scores_0_and_says_so(graded, tmp_path):
     """--no-sandbox keeps the older defences: private kit and gradebook copies, compared afterwards."""
     klass = tmp_path / "class"
-    for student in ("tamper_kit", "tamper_gradebook"):
+    for student in ("tamper_kit", "tamper_bytecode", "tamper_gradebook"):
         shutil.copytree(graded["klass"] / student, klass / student)
     result = batch.grade_submissions(klass, tmp_path / "out", 2, source_root=graded["root"] / "course" / "source",
                                      cell_timeout=CELL_TIMEOUT, work_root=tmp_path / "work", sandbox=False,
@@ -222,6 +234,9 @@ def test_without_a_sandbox_a_kit_or_gradebook_change_scores_0_and_says_so(graded
     rows = {(r.student_id, r.notebook): r for r in result.results}
     kit, book = rows[("tamper_kit", "00_double")], rows[("tamper_gradebook", "00_double")]
     assert (kit.status, kit.score) == ("failed", 0) and "autograder/checks/__init__.py" in kit.reason
+    bytecode = rows[("tamper_bytecode", "00_double")]
+    assert (bytecode.status, bytecode.score) == ("failed", 0)
+    assert "autograder/checks/__pycache__/__init__.cpython-311.pyc was changed" in bytecode.reason
     assert (book.status, book.score) == ("failed", 0) and "changed the grader's gradebook" in book.reason
     assert all(batch.NO_SANDBOX_NOTE in r.reason for r in result.results)
     assert "Sandbox: OFF" in (tmp_path / "out" / "summary.txt").read_text()
