@@ -126,8 +126,11 @@ def _serve(kit: str, sandboxed: bool) -> int:
     import importlib
 
     preloaded = []
+    # ipykernel.debugger (debugpy) is imported while each kernel starts: about half of a forked
+    # kernel's start-up CPU when it was left to the kernel.
     for name in ["crewai", *_third_party_imports(kit_path), "ipykernel.kernelapp", "ipykernel.ipkernel",
-                 "IPython.core.interactiveshell", "matplotlib_inline.backend_inline", "matplotlib.font_manager"]:
+                 "ipykernel.debugger", "IPython.core.interactiveshell", "matplotlib_inline.backend_inline",
+                 "matplotlib.font_manager"]:
         try:
             importlib.import_module(name)
             preloaded.append(name)

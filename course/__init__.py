@@ -24,6 +24,8 @@ from course.scripted_llm import InjectedFailure, LLMCall, ScriptedLLM  # noqa: E
 
 _routing.activate()
 _recording.install()
+from course import flow_state as _flow_state  # noqa: E402
+_flow_state.install()  # one pydantic class per CrewAI executor state type, not one per agent run
 from course import cell_log as _cell_log  # noqa: E402
 _cell_log.install()  # lets a test name the cell that should have defined a missing answer
 from course import controls as _controls  # noqa: E402
