@@ -14,7 +14,8 @@ from typing import Any, Mapping
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
+from matplotlib.patches import ConnectionStyle, FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
+from matplotlib.path import Path
 
 from course import graph as graphs
 from course.recording import RecordedRun, TaskRecord
@@ -407,6 +408,7 @@ def _layers(graph: graphs.Graph) -> list[list[str]]:
 _DX, _DY, _W, _H = 2.7, 1.2, 2.05, 0.8  # column step, row step, node box (data units)
 _INCH = 0.9  # inches per data unit: the same both ways, so that arcs keep their shape
 _CLEAR = 0.1  # gap an edge keeps from boxes it passes
+_ROUNDING = 0.12  # corner size of a node box
 
 
 @dataclass
@@ -480,6 +482,93 @@ def _layout(layers: list[list[str]], edge_list: list[tuple[str, str]]) -> _Layou
     return _Layout(where, bends, (-_W / 2 - 0.2, (columns - 1) * _DX + _W / 2 + 0.2), (low, high))
 
 
+class _Arc3BetweenBoxes(ConnectionStyle.Arc3):
+    """matplotlib's arc3 connection from node box to node box, cut where it leaves the first box
+    and enters the second, then shortened by shrinkA/shrinkB: the path arc3 draws with patchA and
+    patchB, found from the boxes' geometry. arc3's own cut bisects with Patch.contains (a box path
+    rebuilt and a point-in-path test each step, about 40 a draw per arrow), which was more than half
+    of a DAG's PNG time. Computed at draw time in display space, as arc3 is, so that a panel whose
+    axes are not scaled alike both ways (compare_dags) bends and ends its arrows as before."""
+
+    _TOLERANCE = 0.01  # display units, as matplotlib's bisection
+
+    def __call__(self, posA: Any, posB: Any, shrinkA: float = 2.0, shrinkB: float = 2.0,
+                 patchA: Any = None, patchB: Any = None) -> Path:
+        (x0, y0), (cx, cy), (x1, y1) = self.connect(posA, posB).vertices
+
+        def at(t: float) -> tuple[float, float]:
+            a, b, c = (1 - t) ** 2, 2 * t * (1 - t), t * t
+            return a * x0 + b * cx + c * x1, a * y0 + b * cy + c * y1
+
+        start, stop = 0.0, 1.0
+        if patchA is not None:
+            start = self._crossing(at, _inside_box(patchA), start, stop)
+        if patchB is not None:
+            stop = self._crossing(at, _inside_box(patchB), start, stop, from_stop=True)
+        if shrinkA:
+            start = self._crossing(at, _inside_circle(at(start), shrinkA), start, stop)
+        if shrinkB:
+            stop = self._crossing(at, _inside_circle(at(stop), shrinkB), start, stop, from_stop=True)
+        # The piece of the curve between start and stop is a quadratic Bezier too (de Casteljau).
+        a, b = start, stop
+        middle = (1 - a) * (1 - b), (1 - a) * b + a * (1 - b), a * b
+        control = (middle[0] * x0 + middle[1] * cx + middle[2] * x1, middle[0] * y0 + middle[1] * cy + middle[2] * y1)
+        return Path([at(a), control, at(b)], [Path.MOVETO, Path.CURVE3, Path.CURVE3])
+
+    @classmethod
+    def _crossing(cls, at: Any, inside: Any, t0: float, t1: float, from_stop: bool = False) -> float:
+        """Where between t0 and t1 the curve crosses the region's border (bisection, as matplotlib's
+        split_path_inout); no crossing (both ends on one side) leaves the end as it is."""
+        p0, p1 = at(t0), at(t1)
+        in0 = inside(p0)
+        if in0 == inside(p1):
+            return t1 if from_stop else t0
+        while (p0[0] - p1[0]) ** 2 + (p0[1] - p1[1]) ** 2 >= cls._TOLERANCE ** 2:
+            middle = (t0 + t1) / 2
+            point = at(middle)
+            if inside(point) == in0:
+                t0, p0 = middle, point
+            else:
+                t1, p1 = middle, point
+        return (t0 + t1) / 2
+
+
+def _inside_circle(centre: tuple[float, float], radius: float) -> Any:
+    x, y, r2 = centre[0], centre[1], radius * radius
+    return lambda p: (p[0] - x) ** 2 + (p[1] - y) ** 2 < r2
+
+
+def _inside_box(box: FancyBboxPatch) -> Any:
+    """Whether a display point is in a rounded node box, as Patch.contains says: its outline grown by
+    half its line width (in display units, as matplotlib takes it), the rounded corners included
+    (quadratic Beziers with the box corner as control point; sqrt(1-u) + sqrt(1-v) = 1 in the corner's
+    own units)."""
+    style = box.get_boxstyle()
+    scale = box.get_mutation_scale()
+    pad = style.pad * scale
+    rounding = (style.rounding_size if style.rounding_size else style.pad) * scale
+    (left, bottom), (right, top) = box.get_transform().transform(
+        [(box.get_x() - pad, box.get_y() - pad),
+         (box.get_x() + box.get_width() + pad, box.get_y() + box.get_height() + pad)])
+    rx = rounding * abs(right - left) / (box.get_width() + 2 * pad)
+    ry = rounding * abs(top - bottom) / (box.get_height() + 2 * pad)
+    margin = 0.0 if box.get_edgecolor()[3] == 0 else box.get_linewidth() / 2
+    mx, my = (left + right) / 2, (bottom + top) / 2
+    hx, hy = abs(right - left) / 2, abs(top - bottom) / 2
+
+    def inside(p: tuple[float, float]) -> bool:
+        qx, qy = abs(p[0] - mx), abs(p[1] - my)
+        if qx > hx + margin or qy > hy + margin:
+            return False
+        ux, uy = qx - (hx - rx), qy - (hy - ry)
+        if ux <= 0 or uy <= 0:
+            return True
+        u, v = ux / (rx + margin), uy / (ry + margin)
+        return u <= 1 and v <= 1 and (1 - u) ** 0.5 + (1 - v) ** 0.5 >= 1
+
+    return inside
+
+
 def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Layout, *,
                 critical: list[str] | None = None,
                 edge_colours: Mapping[tuple[str, str], str] | None = None,
@@ -493,7 +582,7 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
     for name, (x, y) in where.items():
         is_async = name in view.is_async
         note = (node_notes or {}).get(name)
-        box = FancyBboxPatch((x - _W / 2, y - _H / 2), _W, _H, boxstyle="round,pad=0,rounding_size=0.12",
+        box = FancyBboxPatch((x - _W / 2, y - _H / 2), _W, _H, boxstyle=f"round,pad=0,rounding_size={_ROUNDING}",
                              facecolor=ASYNC_FACE if is_async else SYNC_FACE,
                              edgecolor=note[1] if note else (CRITICAL if name in critical else
                                                              (ASYNC_EDGE if is_async else SYNC_EDGE)),
@@ -520,7 +609,7 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
         ax.add_patch(FancyArrowPatch(where[dep], where[name], patchA=boxes[dep], patchB=boxes[name],
                                      arrowstyle="-|>", mutation_scale=11, color=colour, lw=width,
                                      linestyle=style, shrinkA=2, shrinkB=2, zorder=3 if width < 2 else 4,
-                                     connectionstyle=f"arc3,rad={rad}", gid=gid))
+                                     connectionstyle=_Arc3BetweenBoxes(rad=rad), gid=gid))
 
     for name, deps in view.graph.items():
         for dep in deps:
