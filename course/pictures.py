@@ -69,6 +69,15 @@ def _renderer(fig: Figure) -> Any:
         return None
 
 
+def _title(ax: Any, text: str, owned: bool, **style: Any) -> None:
+    """The title, at the top left. On axes this module made, nothing can sit above the plot (x ticks
+    at the bottom or none, no offset text on the y axis), so matplotlib's automatic title placement
+    always settles at y = 1: saying so spares it measuring every tick of both axes at each layout and
+    each draw (a fifth of a DAG picture's time, a twentieth of a Gantt's, for the same pixels). Axes a caller passes in
+    keep the automatic placement: they may have ticks on top."""
+    ax.set_title(text, loc="left", **({"y": 1.0} if owned else {}), **style)
+
+
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)].rstrip() + "…"
 
@@ -257,7 +266,7 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     skipped = [t.name for t in run.tasks if t.start is None]
     if skipped:
         heading.append(_short("did not run: " + ", ".join(skipped), 110))
-    ax.set_title("\n".join(heading), fontsize=10, loc="left", color=FAILED if run.error else INK)
+    _title(ax, "\n".join(heading), owned, fontsize=10, color=FAILED if run.error else INK)
     if not lanes:
         ax.text(0.5, 0.5, "No task started.", transform=ax.transAxes, ha="center", va="center", color=FAILED)
 
@@ -675,7 +684,7 @@ def dag(source: Any, ax: Any = None, title: str | None = None, highlight_critica
     caption = view.caption
     if cycle:
         caption = graphs.describe_cycle(cycle)
-    ax.set_title(f"{title or 'Task graph'}\n{caption}", fontsize=10, loc="left", color=FAILED if cycle else INK)
+    _title(ax, f"{title or 'Task graph'}\n{caption}", owned, fontsize=10, color=FAILED if cycle else INK)
     handles = [Patch(facecolor=SYNC_FACE, edgecolor=SYNC_EDGE, label="task")]
     if view.is_async:
         handles.append(Patch(facecolor=ASYNC_FACE, edgecolor=ASYNC_EDGE, hatch=ASYNC_HATCH, label="async task"))
@@ -760,8 +769,8 @@ def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
                 ghost_edges=ghosts_mine, node_notes=notes)
     _draw_graph(right, real, real_layers, real_layout, edge_colours={e: MISSING for e in diff.missing},
                 ghost_edges=ghosts_real)
-    left.set_title(f"Your DAG\n{mine.caption}", fontsize=10, loc="left")
-    right.set_title(f"The crew's DAG\n{real.caption}", fontsize=10, loc="left")
+    _title(left, f"Your DAG\n{mine.caption}", True, fontsize=10)
+    _title(right, f"The crew's DAG\n{real.caption}", True, fontsize=10)
 
     if diff.same:
         verdict, colour = "Your DAG matches the crew's, edge for edge.", ASYNC_EDGE
