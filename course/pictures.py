@@ -78,6 +78,14 @@ def _title(ax: Any, text: str, owned: bool, **style: Any) -> None:
     ax.set_title(text, loc="left", **({"y": 1.0} if owned else {}), **style)
 
 
+def _add(ax: Any, patch: Any) -> None:
+    """Put a bar, box or arrow on axes whose limits this module sets itself. Not add_patch: that
+    also grows the axes' data limits, which nothing here reads, by a search for the extremes of
+    every curve of the patch (rounded box corners, arcs): a tenth of a DAG picture's time.
+    Axes.relim() still finds the patch, as it looks at every child."""
+    ax.add_artist(patch)
+
+
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)].rstrip() + "…"
 
@@ -190,11 +198,11 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         else:
             face, edge = (ASYNC_FACE, ASYNC_EDGE) if is_async else (SYNC_FACE, SYNC_EDGE)
             hatch = ASYNC_HATCH if is_async else None
-        ax.add_patch(Rectangle((bar.start, middle - slot / 2 + 0.02), bar.end - bar.start, slot - 0.04,
-                               facecolor=face, edgecolor=edge if bar.ok else FAILED, hatch=hatch, hatchcolor=edge,
-                               linewidth=1.0 if bar.ok else 1.8,
-                               linestyle="--" if bar.kind != "delegation" and bar.record.end is None else "-",
-                               zorder=2, gid=bar.gid))
+        _add(ax, Rectangle((bar.start, middle - slot / 2 + 0.02), bar.end - bar.start, slot - 0.04,
+                           facecolor=face, edgecolor=edge if bar.ok else FAILED, hatch=hatch, hatchcolor=edge,
+                           linewidth=1.0 if bar.ok else 1.8,
+                           linestyle="--" if bar.kind != "delegation" and bar.record.end is None else "-",
+                           zorder=2, gid=bar.gid))
         centre[(bar.kind, bar.record.name)] = (bar.start, bar.end, middle)
         name = bar.record.name + ("" if bar.ok else " ✗")
         box = dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8) if hatch else None
@@ -218,10 +226,10 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         top, bottom = held[2] + _BAR / 2, centre[("delegation", bar.record.name)][2] - _BAR / (2 * bar.tracks)
         arrow = dict(arrowstyle="-|>", color=MANAGER_EDGE if bar.ok else FAILED, lw=1.1, shrinkA=0, shrinkB=0,
                      mutation_scale=9, zorder=4)
-        ax.add_patch(FancyArrowPatch((bar.start, top), (bar.start, bottom), gid=f"delegate:{bar.record.name}",
-                                     **arrow))
-        ax.add_patch(FancyArrowPatch((bar.end, bottom), (bar.end, top), linestyle=(0, (2, 2)),
-                                     gid=f"report:{bar.record.name}", **arrow))
+        _add(ax, FancyArrowPatch((bar.start, top), (bar.start, bottom), gid=f"delegate:{bar.record.name}",
+                                 **arrow))
+        _add(ax, FancyArrowPatch((bar.end, bottom), (bar.end, top), linestyle=(0, (2, 2)),
+                                 gid=f"report:{bar.record.name}", **arrow))
 
     joins = _joins(run, deps)
     strip: list[Any] = []  # the notes above the lanes, laid out last so none covers another
@@ -240,10 +248,10 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
                 continue  # same track: the bars already touch
             _start, dep_end, from_y = work[dep]
             carries = dep in data.get(record.name, [])  # dotted: the barrier holds it back, no output passes
-            ax.add_patch(FancyArrowPatch((dep_end, from_y), (start, to_y), arrowstyle="-|>", color=MUTED,
-                                         lw=0.8, mutation_scale=8, shrinkA=0, shrinkB=0, zorder=3,
-                                         linestyle="-" if carries else WAIT_ONLY,
-                                         gid=f"{'passes' if carries else 'waits'}:{dep}->{record.name}"))
+            _add(ax, FancyArrowPatch((dep_end, from_y), (start, to_y), arrowstyle="-|>", color=MUTED,
+                                     lw=0.8, mutation_scale=8, shrinkA=0, shrinkB=0, zorder=3,
+                                     linestyle="-" if carries else WAIT_ONLY,
+                                     gid=f"{'passes' if carries else 'waits'}:{dep}->{record.name}"))
 
     ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
     strip.insert(0, ax.text(run.wall_time, _STRIP_Y, f"wall time {run.wall_time:.2f} s ", ha="right",
@@ -598,7 +606,7 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
                              hatch=ASYNC_HATCH if is_async else None, hatchcolor=ASYNC_EDGE,
                              linewidth=2.6 if name in critical or note else 1.1,
                              linestyle="--" if note else "-", zorder=2, gid=f"node:{name}")
-        ax.add_patch(box)
+        _add(ax, box)
         boxes[name] = box
         meta = [m for m in ("async" if is_async else "",
                             f"{view.durations[name]:.2f} s" if view.durations and name in view.durations else "",
@@ -615,10 +623,10 @@ def _draw_graph(ax: Any, view: _GraphView, layers: list[list[str]], layout: _Lay
         if dep not in where or name not in where:
             return
         rad = layout.bends.get((dep, name), 0.0)
-        ax.add_patch(FancyArrowPatch(where[dep], where[name], patchA=boxes[dep], patchB=boxes[name],
-                                     arrowstyle="-|>", mutation_scale=11, color=colour, lw=width,
-                                     linestyle=style, shrinkA=2, shrinkB=2, zorder=3 if width < 2 else 4,
-                                     connectionstyle=_Arc3BetweenBoxes(rad=rad), gid=gid))
+        _add(ax, FancyArrowPatch(where[dep], where[name], patchA=boxes[dep], patchB=boxes[name],
+                                 arrowstyle="-|>", mutation_scale=11, color=colour, lw=width,
+                                 linestyle=style, shrinkA=2, shrinkB=2, zorder=3 if width < 2 else 4,
+                                 connectionstyle=_Arc3BetweenBoxes(rad=rad), gid=gid))
 
     for name, deps in view.graph.items():
         for dep in deps:

@@ -57,8 +57,23 @@ def recorded(build):
     with course.routing.using(latency=0.0):
         crew = build()
         with course.record() as rec:
-            crew.kickoff()
+            try:
+                crew.kickoff()
+            except Exception:
+                pass  # a failed run is drawn too
     return crew, rec.run
+
+
+def one_agent_on_two_async_tasks():
+    """A learner's usual broken crew: the run fails, its Gantt lists what did not run."""
+    from crewai import Agent, Crew, Task
+
+    solo = Agent(role="Solo Researcher", goal="Research", backstory="Works alone.")
+    writer = Agent(role="Writer", goal="Write", backstory="Writes.")
+    first = Task(description="Research topic A", expected_output="o", agent=solo, async_execution=True)
+    second = Task(description="Research topic B", expected_output="o", agent=solo, async_execution=True)
+    join = Task(description="Combine", expected_output="o", agent=writer, context=[first, second])
+    return Crew(agents=[solo, writer], tasks=[first, second, join])
 
 
 def cases():
@@ -66,11 +81,14 @@ def cases():
     _, parallel = recorded(examples.async_crew)
     _, sequential = recorded(examples.sequential_crew)
     _, hierarchical = recorded(examples.hierarchical_crew)
+    _, failed = recorded(one_agent_on_two_async_tasks)
+    assert failed.error, "the broken crew should fail"
     return {
         "gantt mixed": ("gantt", lambda p: p.gantt(mixed)),
         "gantt async": ("gantt", lambda p: p.gantt(parallel)),
         "gantt sequential": ("gantt", lambda p: p.gantt(sequential)),
         "gantt hierarchical": ("gantt", lambda p: p.gantt(hierarchical)),
+        "gantt failed": ("gantt", lambda p: p.gantt(failed)),
         "dag crew": ("dag", lambda p: p.dag(mixed_crew)),
         "dag run": ("dag", lambda p: p.dag(mixed)),
         "dag dict": ("dag", lambda p: p.dag(PLAN, title="Your plan")),
