@@ -294,6 +294,9 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         handles.append(Patch(facecolor="white", edgecolor=FAILED, linewidth=1.8, label="failed"))
     if owned:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+        # The layout measures its text with the renderer the labels are fitted with below (a
+        # renderer keeps what it measured; a canvas without one would get a throwaway one here).
+        _renderer(fig)
         fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
     else:  # beside the lanes, where it covers no bar
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
