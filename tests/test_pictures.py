@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import matplotlib
+import numpy as np
 import matplotlib.pyplot as plt
 import pytest
 from crewai import Agent, Crew, Process, Task
 from matplotlib.colors import to_hex
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.path import Path as MplPath
 
 import course
 from course import graph as graphs
@@ -372,6 +376,115 @@ def test_new_pictures_say_in_words_what_they_draw_and_are_kept_as_artifacts(scri
     assert "review" in figures["barrier-gantt"].text_alternative
     assert "receives presentation" in figures["barrier-dag"].text_alternative
     assert figures["plan-vs-crew"].text_alternative.startswith("Your DAG matches the crew's")
+
+
+# --- where the DAG's arrows end --------------------------------------------------------
+
+def _outline(box) -> np.ndarray:
+    """A node box's border in display units, densely sampled (rounded corners included)."""
+    path = box.get_transform().transform_path(box.get_path())
+    return np.concatenate([segment(np.linspace(0, 1, 400)) for segment, _code in path.iter_bezier()])
+
+
+def _gap(point, box) -> float:
+    """How far a display point is from the box's border: positive outside, negative inside."""
+    distance = float(np.min(np.hypot(*(_outline(box) - point).T)))
+    return -distance if box.get_path().contains_point(point, transform=box.get_transform()) else distance
+
+
+def _draw(fig) -> None:
+    """Draw the figure as a PNG is drawn (arrows take the pixels per point from the renderer then)."""
+    fig.savefig(io.BytesIO(), format="png")
+
+
+def _drawn_ends(arrow) -> tuple[np.ndarray, np.ndarray]:
+    """Where an arrow as drawn starts, and the tip of its head, in display units."""
+    path = arrow.get_path()
+    drawn = path.vertices if path.codes is None else path.vertices[path.codes != MplPath.CLOSEPOLY]
+    vertices = arrow.get_transform().transform(drawn)
+    start = vertices[0]
+    return start, vertices[np.argmax(np.hypot(*(vertices - start).T))]
+
+
+def test_dag_arrows_start_and_end_on_the_borders_of_their_boxes():
+    """A straight and a bent arrow: each leaves its source box at the border and ends at the target's
+    border, outside the box by half the box's line width (Patch.contains' margin) plus the 2-point gap
+    arrows keep, no more; the drawn arrow starts there and its head's point is at the end (pulled
+    back by its own stroke). An arrow from centre to centre, or cut at the wrong box, is far off."""
+    fig = pictures.dag({"a": [], "b": ["a"], "c": ["a", "b"]})
+    _draw(fig)
+    ax = fig.axes[0]
+    nodes, arrows = _gid_patches(fig, "node:"), _gid_patches(fig, "edge:")
+    assert arrows["a->b"].get_connectionstyle().rad == 0
+    assert arrows["a->c"].get_connectionstyle().rad != 0  # bent over b
+    points = fig.dpi / 72  # display units per point
+
+    def centre(box) -> np.ndarray:
+        return ax.transData.transform((box.get_x() + box.get_width() / 2, box.get_y() + box.get_height() / 2))
+
+    for edge in ("a->b", "a->c"):
+        arrow = arrows[edge]
+        source, target = (nodes[name] for name in edge.split("->"))
+        # the arrow's line, before its head is put on: the connection from centre to centre, cut
+        line = arrow.get_connectionstyle()(centre(source), centre(target), patchA=arrow.patchA, patchB=arrow.patchB,
+                                           shrinkA=arrow.shrinkA * points, shrinkB=arrow.shrinkB * points)
+        assert arrow.patchA is source and arrow.patchB is target
+        for point, box in ((line.vertices[0], source), (line.vertices[-1], target)):
+            margin = box.get_linewidth() / 2
+            gap = _gap(point, box)
+            assert margin - 0.2 <= gap <= margin + 2 * points + 0.2, (edge, box.get_gid(), gap)
+        start, tip = _drawn_ends(arrow)
+        assert np.hypot(*(start - line.vertices[0])) < 0.1, edge
+        assert np.hypot(*(tip - line.vertices[-1])) < 1.5 * arrow.get_linewidth() * points, edge
+
+
+def test_dag_arrows_are_drawn_where_matplotlibs_own_box_clipping_draws_them(scripted_llm):
+    """The arrows are cut at the boxes by arithmetic (issue 14: arc3's bisection with Patch.contains was
+    half a DAG's PNG time); every arrow, straight or bent, dashed or not, must still be drawn where arc3
+    with patchA/patchB draws it, also in compare_dags' panels, whose axes are not scaled alike both ways."""
+    learner = dict(MIXING_DICT, **{"Research B": ["Research A"], "Analyze all research": ["Research A"],
+                                   "Review all outputs": ["Write report", "Create presentation", "Research B"]})
+    fig = pictures.compare_dags(learner, _mixing_crew())
+    _draw(fig)
+    scales = [ax.get_window_extent().height / abs(np.diff(ax.get_ylim())[0])
+              / (ax.get_window_extent().width / abs(np.diff(ax.get_xlim())[0])) for ax in fig.axes]
+    assert any(abs(scale - 1) > 0.03 for scale in scales)  # the case a path fixed in data units gets wrong
+    bent = 0
+    for ax in fig.axes:
+        for arrow in [p for p in ax.patches if isinstance(p, FancyArrowPatch)]:
+            drawn = arrow.get_path().vertices
+            rad = arrow.get_connectionstyle().rad
+            bent += rad != 0
+            arrow.set_connectionstyle(f"arc3,rad={rad}")  # matplotlib's own cut, with the same patchA/patchB
+            reference = arrow.get_path().vertices
+            assert drawn.shape == reference.shape, arrow.get_gid()
+            error = np.abs(ax.transData.transform(drawn) - ax.transData.transform(reference)).max()
+            assert error < 0.2, (arrow.get_gid(), error)  # display pixels
+    assert bent >= 2
+
+
+def test_a_point_is_in_a_node_box_exactly_where_matplotlib_says_so():
+    """The cut's inside test against Patch.contains, all around a rounded box (corners included, where
+    a plain rectangle is up to 4 px off), on axes scaled unlike both ways: they may differ only on the
+    border itself."""
+    fig = plt.figure(figsize=(4, 5))
+    try:
+        ax = fig.add_axes((0, 0, 1, 1), xlim=(-2, 2), ylim=(-2, 2))
+        box = FancyBboxPatch((-1, -0.4), 2, 0.8, boxstyle=f"round,pad=0,rounding_size={pictures._ROUNDING}",
+                             linewidth=2.6, edgecolor="black")
+        ax.add_patch(box)
+        _draw(fig)
+        inside = pictures._inside_box(box)
+        grid = np.stack(np.meshgrid(np.linspace(-1.15, 1.15, 161), np.linspace(-0.55, 0.55, 161)), -1).reshape(-1, 2)
+        points = ax.transData.transform(grid)
+        outline = _outline(box)
+        for point in points:
+            theirs = box.contains(SimpleNamespace(x=point[0], y=point[1]))[0]
+            if inside(point) != theirs:
+                on_border = abs(np.min(np.hypot(*(outline - point).T)) - box.get_linewidth() / 2)
+                assert on_border < 0.3, (point, theirs)
+    finally:
+        plt.close(fig)
 
 
 def _overlapping_texts(fig) -> list[tuple[str, str]]:
