@@ -128,7 +128,7 @@ def floor(res) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: two per core)")
+    parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: three per core)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of today's and the new pipeline")
     parser.add_argument("--skip-stock", action="store_true", help="do not run stock nbgrader (quick)")
     parser.add_argument("--skip-no-sandbox", action="store_true", help="do not also grade without the sandbox")

@@ -95,7 +95,7 @@ def per_notebook(result: batch.BatchResult, seconds: float, workers: int) -> tup
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench_cluster", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=None, help="workers (default: grade's, two per core)")
+    parser.add_argument("--workers", type=int, default=None, help="workers (default: grade's, three per core)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     os.environ["PATH"] = with_venv_on_path()["PATH"]
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in (2, 16, 64, 256):
         print(f"  {n:4d} workers: {(local[1] + total * cost / n) / 3600:6.1f} h")
     print("(a worker is not a core: the notebooks wait on the scripted model part of the time, which is why "
-          "grade runs two workers per core)")
+          "grade runs three workers per core)")
     return 0
 
 

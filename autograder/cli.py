@@ -45,7 +45,7 @@ def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> 
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="folder for grades.csv, feedback/, autograded/, logs/ (default: grades/)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="workers of the local Dask cluster (default: two per core)")
+                        help="workers of the local Dask cluster (default: three per core, one per GiB of free memory at most)")
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                         help="grade on the existing Dask cluster whose scheduler is there (default: "
                              "DASK_SCHEDULER_ADDRESS if set, else a local cluster on this machine; docs/deploy.md)")

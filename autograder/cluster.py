@@ -1,6 +1,6 @@
 """Grade a class on Dask distributed: a LocalCluster on this machine, or an existing cluster.
 
-    grade                                  # a LocalCluster on this machine (two workers per core), nothing to start
+    grade                                  # a LocalCluster on this machine (three workers per core), nothing to start
     grade --scheduler tcp://HOST:8786      # (or DASK_SCHEDULER_ADDRESS) an existing Dask cluster
 
 One Dask task per notebook. What travels is bytes, so workers need no shared
