@@ -120,6 +120,15 @@ WORKERS_PER_CORE = 3
 MEMORY_PER_WORKER = 2**30  # a worker grading the sample class holds about 0.5 GiB: room for a hungrier notebook
 
 
+def _say(stream):
+    """One line about the cluster, on the progress stream (stderr by default)."""
+    def say(text: str) -> None:
+        target = stream or sys.stderr
+        target.write(text + "\n")
+        target.flush()
+    return say
+
+
 def default_workers() -> int:
     """Three workers per core, as far as memory allows (one per GiB available).
 
