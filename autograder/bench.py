@@ -1,6 +1,6 @@
 """`make bench`: stock serial nbgrader against `grade`, side by side, on the same class.
 
-    python -m autograder.bench [--students N] [--workers N] [--skip-stock]
+    python -m autograder.bench [--students N] [--workers N] [--today REF] [--skip-stock]
 
 The class is made of the sample class's well-behaved students (correct,
 partial, wrong, untouched: no endless loops, which would only measure the
@@ -10,15 +10,19 @@ process, one student after another, a fresh kernel per notebook (what an
 instructor runs by hand). Ours: ``python -m autograder grade`` with its
 defaults. Both produce grades and feedback for every notebook.
 
-Ours runs twice, alternating: "today" (every test cell kicks off the learner's
-crews afresh, as before issue 14: ``shared_runs=False``) and "new" (the test
-cells of a notebook share one set of runs, ``autograder/checks/common.py``).
+Ours runs twice, alternating: "today", the grader as it was at ``--today``
+(a git ref, checked out into a temporary worktree and run with its own code
+and its own default workers; ``--today none``, or no git: this grader with
+every test cell kicking off the learner's crews afresh, ``shared_runs=False``)
+and "new", this grader with its defaults.
 
-Printed: seconds, seconds per student, the time a class of 200 would take
-(fixed start-up cost + 200 x the measured cost per student), the ratios, the
-load average, where a graded notebook's time goes (the learner's own cells,
-the floor, against the grader's work), and the sandbox's cost per notebook:
-the same class graded with and without it.
+Printed: seconds, seconds per student, CPU seconds per student, the time a
+class of 200 would take (fixed start-up cost + 200 x the measured cost per
+student), the ratios, the load average, where a graded notebook's time goes
+(the learner's own cells, the floor, against the grader's work), and the
+sandbox's cost per notebook: the same class graded with and without it. CPU
+is read from a cgroup holding the bench and everything it starts (``CpuMeter``),
+so it does not depend on other work on the machine; wall times do.
 """
 
 from __future__ import annotations
@@ -41,6 +45,60 @@ c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "crew-processes"
 c.CourseDirectory.db_assignments = [dict(name="{assignment}")]
 '''
+
+
+class CpuMeter:
+    """CPU seconds used by this process and everything it starts (Dask workers, grading processes, sandboxes,
+    kernels), read from a cgroup of its own, sampled over time so that a run's phases can be told apart.
+
+    Wall times depend on whatever else runs on the machine; these do not. None where no cgroup can be
+    made (not root, no cpuacct controller): the bench then reports wall times only.
+    """
+
+    V1, V2 = Path("/sys/fs/cgroup/cpuacct"), Path("/sys/fs/cgroup")
+
+    def __init__(self) -> None:
+        import threading
+
+        self.read = self._join()
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        if self.read is not None:
+            self._thread = threading.Thread(target=self._sample, name="cpu-meter", daemon=True)
+            self._thread.start()
+
+    def _join(self):
+        name = f"crew-bench-{os.getpid()}"
+        for base, usage, scale in ((self.V1, "cpuacct.usage", 1e-9), (self.V2, "cpu.stat", None)):
+            group = base / name
+            try:
+                if not (base / ("cpuacct.usage" if base == self.V1 else "cgroup.controllers")).exists():
+                    continue
+                group.mkdir(exist_ok=True)
+                (group / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                continue
+            path = group / usage
+            if scale:
+                return lambda: int(path.read_text()) * scale
+            return lambda: next(int(line.split()[1]) for line in path.read_text().splitlines()
+                                if line.startswith("usage_usec")) * 1e-6
+        return None
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), self.read()))
+            self._stop.wait(0.2)
+
+    def between(self, start: float, end: float) -> float | None:
+        """CPU seconds between two monotonic times (nearest samples)."""
+        if self.read is None or not self.samples:
+            return None
+        at = lambda t: min(self.samples, key=lambda sample: abs(sample[0] - t))[1]  # noqa: E731
+        return at(end) - at(start)
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def make_class(dest: Path, students: int) -> list[str]:
@@ -75,7 +133,53 @@ def run_stock(work: Path, klass: Path) -> float:
     started = time.monotonic()
     run("autograde", ASSIGNMENT, "--force")
     run("generate_feedback", ASSIGNMENT, "--force")
-    return time.monotonic() - started
+    return started, time.monotonic()
+
+
+# --- "today": the pipeline as it was before this round of work, from git history ----------------------
+
+TODAY_REF = "b8d1776"  # main before the cheaper guard, gradebook engines, pictures and 3 workers per core
+TODAY_SCRIPT = """
+import json, os, sys, time
+from pathlib import Path
+from autograder import batch
+klass, out, work, workers = sys.argv[1:5]
+started = time.monotonic()
+res = batch.grade_submissions(Path(klass), Path(out), int(workers) or None, work_root=Path(work),
+                              progress_stream=open(os.devnull, "w"))
+print(json.dumps({"started": started, "timings": res.timings,
+                  "results": [{"timings": r.timings, "seconds": r.seconds} for r in res.results]}))
+"""
+
+
+def checkout(ref: str, dest: Path) -> Path | None:
+    """A worktree of ``ref`` at ``dest`` (None, said why, when git or the ref is not there)."""
+    done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(dest), ref],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  (no checkout of {ref}: {done.stderr.strip()[:200]}; 'today' is grade with shared runs off)")
+        return None
+    return dest
+
+
+def drop_checkout(dest: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(dest)], capture_output=True)
+
+
+def run_today(tree: Path, klass: Path, out: Path, work: Path, workers: int):
+    """grade_submissions of the checked-out tree, in a python of its own (same environment, its own code)."""
+    import json
+    from types import SimpleNamespace
+
+    env = with_venv_on_path()
+    env["PYTHONPATH"] = str(tree)
+    done = subprocess.run([sys.executable, "-c", TODAY_SCRIPT, str(klass), str(out), str(work), str(workers)],
+                          cwd=tree, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"today's pipeline ({TODAY_REF}) failed:\n{done.stderr[-3000:]}")
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    results = [SimpleNamespace(**r) for r in data["results"]]
+    return SimpleNamespace(timings=data["timings"], results=results), data["started"]
 
 
 def _graded(res) -> list:
@@ -127,7 +231,9 @@ def floor(res) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", type=int, default=4)
+    parser.add_argument("--students", type=int, default=6, help="class size (6: each well-behaved sample student once)")
+    parser.add_argument("--today", default=TODAY_REF, help="git ref of 'today's pipeline' ('none': this grader "
+                        "with shared runs off)")
     parser.add_argument("--workers", type=int, default=None, help="grade's workers (default: three per core)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of today's and the new pipeline")
     parser.add_argument("--skip-stock", action="store_true", help="do not run stock nbgrader (quick)")
@@ -143,50 +249,79 @@ def main(argv: list[str] | None = None) -> int:
         ids = make_class(klass, args.students)
         print(f"Class: {len(ids)} students x {len(list((SOURCE / ASSIGNMENT).glob('*.ipynb')))} notebooks, "
               f"{os.cpu_count()} cores, load average {load_before[0]:.2f}.", flush=True)
-        stock = None
+        meter = CpuMeter()
+        stock = stock_cpu = None
         if not args.skip_stock:
             print("Stock nbgrader (autograde + generate_feedback, serial) ...", flush=True)
-            stock = run_stock(work, klass)
+            began, ended = run_stock(work, klass)
+            stock, stock_cpu = ended - began, meter.between(began, ended)
             print(f"  {stock:.1f} s", flush=True)
+        tree = None if args.today == "none" else checkout(args.today, work / "today-tree")
         # The pipelines alternate, so that load from anything else on the machine falls on all alike.
-        # "today": every test cell runs the learner's crews afresh (shared_runs=False), as before issue 14.
+        # "today": the grader as it was at --today (its own code, from git); without a checkout, this
+        # grader with every test cell running the learner's crews afresh (shared_runs=False).
         pipelines = {"new": dict(sandbox=True, shared_runs=True), "today": dict(sandbox=True, shared_runs=False)}
         if not args.skip_no_sandbox:
             pipelines["no sandbox"] = dict(sandbox=False, shared_runs=True)
         runs: dict[str, list] = {label: [] for label in pipelines}
-        for round_number in range(args.rounds):
-            for label, options in pipelines.items():
-                print(f"grade, {label} ({workers} workers, {batch.default_kernel()} kernels, round {round_number + 1}) ...",
-                      flush=True)
-                started = time.monotonic()
-                res = batch.grade_submissions(klass, work / f"out-{label.replace(' ', '-')}", workers,
-                                              work_root=work / "grading", progress_stream=open(os.devnull, "w"),
-                                              **options)
-                runs[label].append((res, time.monotonic() - started))
-                print(f"  {runs[label][-1][1]:.1f} s", flush=True)
+        try:
+            for round_number in range(args.rounds):
+                for label, options in pipelines.items():
+                    what = (f"{args.today} from git, its default workers" if label == "today" and tree
+                            else f"{workers} workers")
+                    print(f"grade, {label} ({what}, round {round_number + 1}) ...", flush=True)
+                    started = time.monotonic()
+                    if label == "today" and tree:
+                        # With its own default number of workers unless --workers says otherwise.
+                        res, started = run_today(tree, klass, work / "out-today", work / "grading", args.workers or 0)
+                    else:
+                        res = batch.grade_submissions(klass, work / f"out-{label.replace(' ', '-')}", workers,
+                                                      work_root=work / "grading",
+                                                      progress_stream=open(os.devnull, "w"), **options)
+                    ended = time.monotonic()
+                    ready = started + _fixed(res)
+                    graded_until = started + res.timings.get("prepare", 0.0) + res.timings.get("grading", 0.0)
+                    runs[label].append((res, ended - started, meter.between(ready, graded_until)))
+                    print(f"  {runs[label][-1][1]:.1f} s", flush=True)
+        finally:
+            if tree:
+                drop_checkout(tree)
         witness_runs = [] if args.skip_witness else witness_cost(klass, work, workers)
+        meter.close()
     load_after = os.getloadavg()
 
     n = len(ids)
-    per = {label: sum(_per_student(res, total, n) for res, total in pairs) / len(pairs)
-           for label, pairs in runs.items()}
-    fixed = {label: sum(_fixed(res) for res, _ in pairs) / len(pairs) for label, pairs in runs.items()}
-    total = {label: sum(t for _, t in pairs) / len(pairs) for label, pairs in runs.items()}
+    per = {label: sum(_per_student(res, total, n) for res, total, _ in trio) / len(trio) for label, trio in runs.items()}
+    fixed = {label: sum(_fixed(res) for res, _, _ in trio) / len(trio) for label, trio in runs.items()}
+    total = {label: sum(t for _, t, _ in trio) / len(trio) for label, trio in runs.items()}
+    cpu = {label: (sum(c for _, _, c in trio) / len(trio) / n if all(c is not None for _, _, c in trio) else None)
+           for label, trio in runs.items()}
+
+    def shown(value, width, digits=2):
+        return f"{value:{width}.{digits}f}" if value is not None else f"{'n/a':>{width}}"
+
     print()
-    print(f"{'':34}{'seconds':>9}{'s/student':>11}{'200 students':>14}")
+    print(f"{'':40}{'seconds':>9}{'s/student':>11}{'CPU s/student':>15}{'200 students':>14}")
     if stock is not None:
-        print(f"{'stock nbgrader (serial)':34}{stock:9.1f}{stock / n:11.1f}{200 * stock / n / 60:11.1f} min")
+        print(f"{'stock nbgrader (serial)':40}{stock:9.1f}{stock / n:11.1f}"
+              f"{shown(stock_cpu / n if stock_cpu is not None else None, 15, 1)}{200 * stock / n / 60:11.1f} min")
     for label in ("today", "new"):
-        name = f"grade, {label} ({workers} workers)"
+        name = f"grade, {label} ({args.today if label == 'today' and tree else f'{workers} workers'})"
+        if label == "today" and tree:
+            name = f"grade, today ({args.today}, {runs['today'][0][0].timings.get('cluster', '?')} workers)"
         projection = fixed[label] + 200 * per[label]
-        print(f"{name:34}{total[label]:9.1f}{per[label]:11.2f}{projection / 60:11.1f} min")
-    print(f"(grade's s/student: after its fixed start-up of {fixed['new']:.1f} s, template and warm workers; "
-          f"means of {args.rounds} alternating rounds)")
-    print(f"\nnew vs today: {per['today'] / max(per['new'], 1e-9):.2f}x per student")
+        print(f"{name:40}{total[label]:9.1f}{per[label]:11.2f}{shown(cpu[label], 15)}{projection / 60:11.1f} min")
+    print(f"(grade's s/student: after its fixed start-up ({fixed['new']:.1f} s new, {fixed['today']:.1f} s today: "
+          f"template and warm workers); means of {args.rounds} alternating rounds. CPU s/student: the CPU of "
+          "every process of the run while it graded, read from a cgroup; other load on the machine does not "
+          f"change it: on {os.cpu_count()} idle cores, s/student can reach CPU s/student / {os.cpu_count()}.)")
+    print(f"\nnew vs today: {per['today'] / max(per['new'], 1e-9):.2f}x per student"
+          + (f", {cpu['today'] / cpu['new']:.2f}x in CPU" if cpu["today"] and cpu["new"] else ""))
     if stock is not None:
         print(f"new vs stock nbgrader: {stock / n / max(per['new'], 1e-9):.1f}x per student, "
               f"{(200 * stock / n) / (fixed['new'] + 200 * per['new']):.1f}x for 200 students "
-              f"(today: {stock / n / max(per['today'], 1e-9):.1f}x per student)")
+              f"(today: {stock / n / max(per['today'], 1e-9):.1f}x per student)"
+              + (f"; in CPU {stock_cpu / n / cpu['new']:.1f}x" if stock_cpu and cpu["new"] else ""))
     print(f"load average: {load_before[0]:.2f} before, {load_after[0]:.2f} after (2 cores shared with other work)")
 
     print("\nPer graded notebook (means): the floor is the learner's own cells; the rest is grading's.")
@@ -194,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                "nbgrader", "feedback", "notebook")
     print(f"{'':12}" + "".join(f"{c:>13}" for c in columns))
     for label in ("today", "new"):
-        parts = [floor(res) for res, _ in runs[label]]
+        parts = [floor(res) for res, _, _ in runs[label]]
         means = {c: sum(p[c] for p in parts) / len(parts) for c in columns}
         print(f"{label:12}" + "".join(f"{means[c]:13.2f}" for c in columns))
     print("(learner/tests/guard/start cpu: the kernel's CPU seconds in the learner's cells, the test cells, the guard "
@@ -207,9 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         means = {}
         for label, key in (("sandbox", "new"), ("no sandbox", "no sandbox")):
             pairs = runs[key]
-            graded = [r for res, _ in pairs for r in _graded(res)]
+            graded = [r for res, _, _ in pairs for r in _graded(res)]
             count = max(1, len(graded))
-            wall = sum(max(0.0, t - _fixed(res)) * workers / max(1, len(_graded(res))) for res, t in pairs) / len(pairs)
+            wall = sum(max(0.0, t - _fixed(res)) * workers / max(1, len(_graded(res))) for res, t, _ in pairs) / len(pairs)
             means[label] = [wall] + [sum(r.timings.get(k, 0.0) for r in graded) / count
                                      for k in ("autograde (all)", "kernel start", "kernel cpu")]
             print(f"{label:16}" + "".join(f"{v:{w}.2f}" for v, w in zip(means[label], (18, 11, 14, 12))))
