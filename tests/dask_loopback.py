@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from autograder.paths import ROOT
+from processes import Service
 
 SCHEDULER = ("import sys; sys.modules['autograder'] = None; sys.modules['course'] = None; "
              "from distributed.cli.dask_scheduler import main; main()")
@@ -31,7 +32,7 @@ def _env(config: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class Cluster:
+class Cluster(Service):
     def __init__(self, base: Path, workers: int = 2, nanny: bool = False,
                  config: dict[str, str] | None = None) -> None:
         self.base = base
@@ -103,13 +104,3 @@ class Cluster:
                 except OSError:
                     pass
                 proc.wait(timeout=10)
-
-    def __enter__(self) -> "Cluster":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

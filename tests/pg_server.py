@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from processes import Service
+
 
 def bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
@@ -32,7 +34,7 @@ def problem() -> str | None:
     return None
 
 
-class Server:
+class Server(Service):
     """``with Server() as pg: pg.url("gradebook")``."""
 
     def __init__(self) -> None:
@@ -76,13 +78,3 @@ class Server:
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> "Server":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
