@@ -56,8 +56,12 @@ def _short(value: object, limit: int) -> str:
 class Witness:
     """One notebook's witness: ``start()``, let the kernel call, ``stop()``, read ``journal()``."""
 
-    def __init__(self, folder: Path, bounds: Bounds | None = None, owner: int | None = None) -> None:
+    def __init__(self, folder: Path, bounds: Bounds | None = None, owner: int | None = None,
+                 kit: tuple[str, ...] = ()) -> None:
         self.folder = Path(folder)
+        # Texts only the kit's own agents carry (their backstories): a call whose prompt holds one
+        # is the kit's demonstration, journaled as such, never the learner's work.
+        self.kit = tuple(k for k in kit if k)
         self.bounds = bounds or Bounds()
         self.owner = owner  # the sandbox's uid: the only user (besides the grader) who may connect
         self._key = os.urandom(32)  # this notebook's secret: it lives only in this object
@@ -239,8 +243,12 @@ class Witness:
             return {"error": "the model could not answer this call"}
         end = time.monotonic()
         from course import replies
+        from course.scripted_llm import _coworkers_in_prompt
 
         manager = prompt.is_manager and DELEGATED_BY not in prompt.context
+        said = "\n".join(content for _, content in request.messages)
+        kit = any(k in said for k in self.kit)
+        offered = sorted({c.role for c in _coworkers_in_prompt(prompt)}) if manager else []
         own = replies.refs_in(reply.split("Final Answer:", 1)[-1]) if "Final Answer:" in reply else []
         arrived = replies.refs_in(prompt.context)
         delegated = _DELEGATED_TO.search(reply) if manager and "Final Answer:" not in reply else None
@@ -259,6 +267,7 @@ class Witness:
                 "ref": own[0] if own and own[0] in self._issued else None,
                 "received": received[:50], "forged": forged[:10],
                 "delegated_to": json.loads(f'"{delegated.group(1)}"')[:text] if delegated else None,
+                "kit": kit, "offered": [_short(o, text) for o in offered[:20]],
             })
         if forged:
             self._problem("sent the model outputs it never wrote (tags it did not sign)")

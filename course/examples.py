@@ -12,8 +12,13 @@ from crewai import Agent, Crew, Process, Task
 from course.scripted_llm import ScriptedLLM
 
 
+# Every example agent says where it comes from. A crew of the kit's is a demonstration, never
+# a learner's answer: the grader recognizes these agents in the prompts the model receives.
+TEAM = " on the course's example team"
+
+
 def _agent(role: str, goal: str, backstory: str, **extra) -> Agent:
-    return Agent(role=role, goal=goal, backstory=backstory, **extra)
+    return Agent(role=role, goal=goal, backstory=backstory + TEAM, **extra)
 
 
 def sequential_crew(topic: str = "AI trends", verbose: bool = False) -> Crew:
