@@ -48,7 +48,8 @@ class ExecutionReport:
     cells_not_run: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # where the seconds went (bench, logs)
     # When each code cell ran, on the worker's clock (time.monotonic, the witness's clock too):
-    # {"index", "grade_id", "test", "start", "end"}.
+    # {"index", "grade_id", "test", "locked", "start", "end"}, and for a test cell that judges typed
+    # answers, "answers": {name: repr of its value as the test began}.
     cells: list[dict] = field(default_factory=list)
     witness: str = ""  # why the kernel could not reach the model's witness ("" when it could)
 
@@ -105,6 +106,10 @@ class GradingExecute(Execute):
     ).tag(config=True)
     witness_socket = Unicode(
         "", help="The model's witness socket as the kernel sees it (autograder/witness.py); empty: no witness."
+    ).tag(config=True)
+    answer_names = Dict(
+        {}, help="Test cell grade_id -> the names of the typed answers it judges, read just before it runs "
+                 "(autograder/witness_rules.py judges them outside the kernel)."
     ).tag(config=True)
 
     # --- output cap -------------------------------------------------------------------
@@ -176,8 +181,12 @@ class GradingExecute(Execute):
                     began = time.monotonic()
                     test = is_test_cell(cell)
                     replaced = self._guard() if test else []
-                    window = {"index": index, "grade_id": cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"),
-                              "test": test, "start": time.monotonic(), "end": float("inf")}
+                    marks = cell.get("metadata", {}).get("nbgrader", {})
+                    window = {"index": index, "grade_id": marks.get("grade_id"), "test": test,
+                              "locked": bool(marks.get("locked")) and not marks.get("solution"),
+                              "start": time.monotonic(), "end": float("inf")}
+                    if test and marks.get("grade_id") in self.answer_names:
+                        window["answers"] = self._answers(self.answer_names[marks["grade_id"]])
                     if cell.cell_type == "code":
                         report.cells.append(window)
                     try:
@@ -306,6 +315,30 @@ class GradingExecute(Execute):
             if item not in self._report.tampered:
                 self._report.tampered.append(item)
         return found
+
+    ANSWER_CHARS = 20_000  # a typed answer is a few names or numbers; anything longer is not one
+
+    def _answers(self, names: list[str]) -> dict[str, str]:
+        """The typed answers ``names`` as their repr, read from the kernel just before a test cell.
+
+        They are the learner's answers, nothing more: the grader judges them against what it saw
+        itself (the witness's journal), so a kernel that reports a value only says what it answers.
+        """
+        expressions = {name: f"repr({name})[:{self.ANSWER_CHARS}]" for name in names if name.isidentifier()}
+        try:
+            assert self.kc is not None
+            reply = self.wait_for_reply(self.kc.execute("", silent=True, store_history=False,
+                                                        user_expressions=expressions))
+            found = reply["content"]["user_expressions"]  # type: ignore[index]
+        except Exception:  # noqa: BLE001  a kernel that does not answer has no answers to judge
+            return {}
+        answers = {}
+        for name, value in found.items():
+            try:
+                answers[name] = ast.literal_eval(value["data"]["text/plain"])
+            except (KeyError, TypeError, ValueError, SyntaxError):
+                continue
+        return answers
 
     def _use_witness(self) -> str:
         """Before the first cell: the kernel's scripted model sends its calls to the witness."""

@@ -239,6 +239,7 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.GradingExecute.max_notebook_output = settings.max_cell_output * 10
     c.GradingExecute.kernel_env = kernel_env
     c.GradingExecute.witness_socket = witness_rules.kernel_socket(settings)
+    c.GradingExecute.answer_names = witness_rules.answer_names() if c.GradingExecute.witness_socket else {}
     guard = _guard_file(Path(settings.kit))
     if settings.sandbox:
         from autograder import sandbox
@@ -416,6 +417,9 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         _cleanup(settings, root)
         return result
 
+    # Whatever the kernel printed, no output of the graded notebook shows a hidden test.
+    executed = nbformat.read(str(autograded), as_version=4)
+    nbformat.write(feedback_mod.scrub_hidden_tests(executed), str(autograded))
     try:
         score, total, grades = _gradebook_scores(root, settings, student, notebook)
     except Exception as err:  # a gradebook the notebook's code broke
