@@ -16,7 +16,7 @@ and receives all three outputs. Then the checkpoint: time it against a fully seq
 | 3.2 | each async task has its own agent | 1 |
 | 3.3 | the three research tasks really overlap | 2 |
 | 3.4 | the synthesis joins all three: lists them, waits for them, receives their outputs | 2 |
-| 3.5 | timing checkpoint: you measured both versions and the parallel one is faster | 2 |
+| 3.5 | timing checkpoint: you measured both versions, and the parallel one ran its research side by side | 2 |
 | | **total** | **8** |
 """),
     ("locked", "setup", SETUP),

@@ -141,6 +141,21 @@ def test_orders_must_come_from_fresh_crews_run_in_this_kernel(monkeypatch):
     checks.sequential_determinism(one, [r.order() for r in runs])
 
 
+def test_orders_from_one_crew_object_fail_whatever_the_kernel_ran_before(monkeypatch):
+    """Learner point 1 of issue 23: the verdict reads the runs that filled `orders`, not the kernel's past."""
+    one = REFERENCE["01_sequential.ipynb"]
+    earlier = [learner_run(one) for _ in range(3)]  # fresh crews made before, in other cells
+    crew = one()
+    reused = []
+    for _ in range(3):
+        crew.kickoff()
+        reused.append(course.last_run())
+    for history in (earlier, []):  # a kernel that made fresh crews before, and a fresh kernel: one verdict
+        monkeypatch.setattr(checks.ex01_sequential, "learner_runs", lambda h=history: h + reused)
+        message = failure(checks.sequential_determinism, one, [r.order() for r in reused])
+        assert "one crew object run again" in message and "build_crew() inside the loop" in message
+
+
 def test_agent_on_tasks_under_a_manager_loses_the_manager_points_only():
     def fixed_agents():
         crew = REFERENCE["02_hierarchical.ipynb"]()

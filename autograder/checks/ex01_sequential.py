@@ -106,10 +106,18 @@ def sequential_determinism(build_crew: Any, orders: Any) -> None:
     if any(list(o) != actual for o in orders):
         fail("`orders` does not match what your crew does.", f"every run in the order {order(actual)}",
              f"{orders!r}"[:160], "Fill `orders` from real runs of your current build_crew().")
-    fresh = {r.crew_id for r in learner_runs() if [t.name for t in r.tasks] == [t.name for t in first.tasks]}
-    if len(fresh) < len(orders):
+    # The runs that filled `orders` are the learner's latest runs of this crew: what the kernel ran
+    # before them (other crews, earlier experiments) does not change the verdict.
+    shape = [t.name for t in first.tasks]
+    latest = [r for r in learner_runs() if [t.name for t in r.tasks] == shape][-len(orders):]
+    if len(latest) < len(orders):
         fail("`orders` was not filled from runs made in this notebook.",
-             f"{len(orders)} runs of {len(orders)} fresh crews (build_crew() each time), run in the cell above",
-             f"this notebook ran {len(fresh)} such crew{'s' if len(fresh) != 1 else ''}",
+             f"{len(orders)} runs of your crew, made in the cell above",
+             f"this notebook ran it {len(latest)} time{'s' if len(latest) != 1 else ''}",
              "Inside the loop: crew = build_crew(); await crew.kickoff_async(); orders.append(course.last_run().order()).")
+    if len({r.crew_id for r in latest}) < len(orders):
+        fail("`orders` came from one crew object run again.",
+             f"{len(orders)} fresh crews, one build_crew() per run",
+             f"{len(orders)} runs of {len({r.crew_id for r in latest})} crew object(s)",
+             "A crew keeps state between runs: call build_crew() inside the loop, once per run.")
     passed(f"{len(orders)} runs, one order: {' -> '.join(actual)}")

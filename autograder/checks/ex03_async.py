@@ -146,10 +146,9 @@ def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any
                  f"at least {floor:.2f} s ({turns} model turns of {model_latency} s one after another)",
                  f"{value:.3f} s", "Measure a real run: read time.perf_counter() before and after the await, with agents "
                  "that use the course model (no llm= of their own).")
-    if not parallel_seconds < sequential_seconds:
-        fail("Your parallel run was not faster.", "parallel_seconds < sequential_seconds",
-             f"parallel {parallel_seconds:.2f} s, sequential {sequential_seconds:.2f} s",
-             "Time build_crew(parallel=True) and build_crew(parallel=False) with the same latency.")
+    # "Faster" is the schedule's: the research tasks overlapped (below). The two readings are checked
+    # as measurements only, never against each other: on a busy machine CrewAI's own overhead per
+    # task can eat the speed-up in them, and the same notebook must get the same grade at any load.
     parallel = run(build_crew, latency=visible_latency(timed=True), parallel=True)  # also read by 3.3 and 3.4
     sequential = run(build_crew, latency=visible_latency(timed=True), parallel=False)
     if not parallel.overlapping_pairs():
@@ -166,20 +165,22 @@ def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any
                  f"the time of a real run {kind}, measured in this notebook",
                  f"{value:.3f} s, but no recorded run {kind} took about that long",
                  "Set the variable from time.perf_counter() around the `await` of a fresh crew, and run that cell.")
-    passed(f"speed-up measured: {sequential_seconds / parallel_seconds:.1f}x")
+    passed(f"both versions measured (parallel {parallel_seconds:.2f} s, sequential {sequential_seconds:.2f} s); "
+           "the research tasks overlapped")
 
 
 def _recorded_in_this_kernel(seconds: float, overlapped: bool) -> bool:
     """A learner's perf_counter reading matches a kickoff the learner made in this kernel.
 
     The reading wraps the whole kickoff, so it exceeds the recorded wall time by
-    a few milliseconds (measured: 2-8 ms); the grader's own re-runs do not count.
-    A typed-in number matches no run.
+    a few milliseconds on an idle machine (measured: 2-8 ms) and by much more on a
+    busy one (CrewAI's set-up before the first call); the grader's own re-runs do
+    not count. A typed-in number matches no run.
     """
     __tracebackhide__ = True
     for recorded in learner_runs():
         if bool(recorded.overlapping_pairs()) != overlapped:
             continue
-        if recorded.wall_time - 0.02 <= seconds <= recorded.wall_time + 0.05 + 0.1 * recorded.wall_time:
+        if recorded.wall_time - 0.02 <= seconds <= 1.5 * recorded.wall_time + 0.5:
             return True
     return False
