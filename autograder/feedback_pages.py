@@ -74,6 +74,55 @@ def short_error(output: NotebookNode) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[line])
 
 
+HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*$(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*$", re.M | re.S)
+HIDDEN_SHOWN = "[hidden test]"
+
+
+def hidden_lines(nb: NotebookNode) -> list[str]:
+    """Every line of the notebook's hidden tests (and their markers), longest first."""
+    found = {"### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and is_test_cell(cell):
+            for region in HIDDEN_REGION.findall(cell.source):
+                # Short lines (``pass``, a bracket) say nothing of the test and are everywhere.
+                found.update(line.strip() for line in region.splitlines() if len(line.strip()) >= 8)
+    return sorted(found, key=len, reverse=True)
+
+
+def _scrub(text: str, lines: list[str]) -> str:
+    for line in lines:
+        if line in text:
+            text = text.replace(line, HIDDEN_SHOWN)
+    return text
+
+
+def scrub_hidden_tests(nb: NotebookNode) -> NotebookNode:
+    """No output of any cell shows a hidden test's source, whatever the kernel printed.
+
+    The kernel runs the hidden tests, so it can print them (a ``pre_run_cell`` hook printing
+    ``info.raw_cell`` does): every line of a hidden region is cut from every output.
+    """
+    lines = hidden_lines(nb)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if "text" in output:
+                output.text = _scrub(str(output.text), lines)
+            if output.get("output_type") == "error":
+                output.evalue = _scrub(str(output.get("evalue", "")), lines)
+                output.traceback = [_scrub(str(line), lines) for line in output.get("traceback", [])]
+            for mime, value in list(output.get("data", {}).items()):
+                if isinstance(value, str):
+                    output.data[mime] = _scrub(value, lines)
+    return nb
+
+
+class ScrubHiddenTests(NbGraderPreprocessor):
+    """``scrub_hidden_tests`` as a feedback step (before the hidden regions are cut from the test cells)."""
+
+    def preprocess(self, nb, resources):
+        return scrub_hidden_tests(nb), resources
+
+
 class SanitizeOutputs(NbGraderPreprocessor):
     """Short errors in test cells; no absolute path anywhere in the outputs."""
 
@@ -170,7 +219,7 @@ def feedback_config(autograde_config: Config, roots: list[tuple[str, str]] | Non
 
     c = Config()
     c.CourseDirectory = autograde_config.CourseDirectory
-    c.GenerateFeedback.preprocessors = [GetGrades, _clear_hidden_tests_class(), SanitizeOutputs,
+    c.GenerateFeedback.preprocessors = [GetGrades, ScrubHiddenTests, _clear_hidden_tests_class(), SanitizeOutputs,
                                         CSSHTMLHeaderPreprocessor]
     c.SanitizeOutputs.roots = [list(pair) for pair in (roots or path_roots())]
     global _EXPORTER

@@ -159,7 +159,8 @@ def configure(c, root: str | os.PathLike) -> None:
     c.GradingExecute.max_notebook_output = MAX_CELL_OUTPUT * 10
 
     # generate_feedback: no hidden test, a test's error as one line, no absolute path.
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, feedback_pages.SanitizeOutputs,
+    c.GenerateFeedback.preprocessors = [GetGrades, feedback_pages.ScrubHiddenTests, ClearHiddenTests,
+                                        feedback_pages.SanitizeOutputs,
                                         CSSHTMLHeaderPreprocessor]
     c.SanitizeOutputs.roots = [list(pair) for pair in feedback_pages.path_roots(extra=[(root, "")])]
     c.GenerateFeedback.exporter_class = _feedback_exporter()

@@ -393,12 +393,19 @@ def runs_since(moment: datetime | None) -> list[RecordedRun]:
     return [_build(crew, event, events) for crew, event in starts]
 
 
+class NoRunYet(LookupError):
+    """``course.last_run()`` before any kickoff: one sentence in a notebook, not a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        return [f"NoRunYet: {self}"]
+
+
 def last_run() -> RecordedRun:
     """The most recent kickoff in this process, as a RecordedRun."""
     runs = runs_since(None)
     if not runs:
-        raise LookupError("No crew has run yet in this session. Run your crew first "
-                          "(result = await crew.kickoff_async()), then ask for course.last_run().")
+        raise NoRunYet("No crew has run yet in this kernel: run the cells above that kick off your crew "
+                       "(result = await crew.kickoff_async()), then this one.")
     return runs[-1]
 
 
