@@ -88,8 +88,10 @@ def test_hand_typed_results_earn_no_points(graded):
     # Typed-in orders, answers and timings: each check that reads them compares with real runs.
     out, _ = graded
     got = _rows(out)
-    assert float(got[("gus_hardcoder", "03_async")]["score"]) == 6  # loses the 2 timing points
-    assert "does not match any run" in (out / "feedback" / "gus_hardcoder" / "crew_processes" / "03_async.html").read_text()
+    row = got[("gus_hardcoder", "03_async")]
+    assert float(row["score"]) == 6 and float(row["3.5 test_async_timing"]) == 0  # loses the 2 timing points
+    # Typed-in seconds time no run the model saw in the learner's cells (witness_rules._measured).
+    assert "test_async_timing" in row["reason"] and "never saw" in row["reason"], row["reason"]
 
 
 def test_sample_feedback_never_shows_a_hidden_test_or_a_server_path(graded):

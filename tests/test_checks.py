@@ -68,9 +68,10 @@ def test_typed_in_timings_match_no_recorded_run():
     three = REFERENCE["03_async.ipynb"]
     real = measured(three, parallel=True), measured(three, parallel=False)
     checks.async_timing(three, *real)  # the real readings pass
-    assert "does not match any run" in failure(checks.async_timing, three, real[0] + 0.3, real[1] + 0.9)
-    # A parallel-looking number that only a one-at-a-time run took is not a parallel measurement.
-    assert "does not match any run" in failure(checks.async_timing, three, real[1] * 0.99, real[1] * 3)
+    # The kernel's window is wide (a busy machine adds CrewAI's set-up to a reading; the grader's own
+    # rule is exact: tests/test_witness.py), but a number no run of this process came near matches none.
+    assert "`parallel_seconds` does not match" in failure(checks.async_timing, three, 1000.0, real[1])
+    assert "`sequential_seconds` does not match" in failure(checks.async_timing, three, real[0], 1000.0)
 
 
 @pytest.mark.parametrize("answers", [REFERENCE, {nb: define(c[k]) for nb, c in ALTERNATIVE.items()
@@ -294,7 +295,6 @@ def test_unwritten_and_broken_answers_get_a_message_not_a_traceback():
     assert "did not return a Crew" in failure(checks.sequential_crew, lambda: "crew")
     assert "expected_output" in failure(checks.sequential_crew, lambda: Task(description="x"))
     assert "not a measured time" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], "fast", 1.0)
-    assert "was not faster" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], 2.0, 1.0)
     assert "shorter than any real run" in failure(checks.async_timing, REFERENCE["03_async.ipynb"], 0.1, 1.0,
                                                   model_latency=0.12)
     assert "the order of 3 runs" in failure(checks.sequential_determinism, REFERENCE["01_sequential.ipynb"], [])
