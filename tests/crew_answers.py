@@ -9,6 +9,26 @@ holds the classic mistakes, with the points each should still earn in
 
 from __future__ import annotations
 
+import re
+
+import nbformat
+
+from autograder.paths import ROOT
+
+_SOLUTION_MARKS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
+
+
+def worked(name: str, replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The release notebook ``name`` with every answer cell worked: the given replacements, else the reference."""
+    notebook = nbformat.read(str(ROOT / "release" / "crew_processes" / f"{name}.ipynb"), as_version=4)
+    source = {c.id: c for c in nbformat.read(str(ROOT / "source" / "crew_processes" / f"{name}.ipynb"),
+                                             as_version=4).cells}
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = (replacements[cell.id].strip("\n") if cell.id in replacements
+                           else _SOLUTION_MARKS.sub("", source[cell.id].source))
+    return notebook
+
 ALTERNATIVE = {
     "01_sequential.ipynb": {
         "seq_build": '''
@@ -189,4 +209,67 @@ WRONG_SCORES = {
 
 FULL_SCORES = {
     "01_sequential.ipynb": 6, "02_hierarchical.ipynb": 6, "03_async.ipynb": 8, "04_mixed_phases.ipynb": 8,
+}
+
+
+# Rubric cases of issue 20, each one idea wrong (or one honest variant), graded as they are and
+# with the kernel's checks disarmed (tests/disarmed.py): the grader's evidence alone must agree.
+# name -> (notebook, {answer cell: source}, the notebook's total)
+RUBRIC = {
+    "no_context": ("01_sequential", WRONG["01_sequential.ipynb"], 4),
+    "orders_from_two_runs": ("01_sequential", {"seq_orders": '''
+orders = []
+for attempt in range(2):
+    await build_crew().kickoff_async()
+    orders.append(course.last_run().order())
+'''}, 5),
+    "agent_on_every_task": ("02_hierarchical", {"hier_build": '''
+def build_crew():
+    researcher = Agent(role="Research Specialist", goal="Gather information", backstory="Checks sources")
+    writer = Agent(role="Content Writer", goal="Write articles", backstory="A technical writer")
+    editor = Agent(role="Editor", goal="Polish articles", backstory="Strict")
+    manager = Agent(role="Project Manager", goal="Coordinate", backstory="Delegates", allow_delegation=True)
+    return Crew(agents=[researcher, writer, editor], process=Process.hierarchical, manager_agent=manager, tasks=[
+        Task(description="Research AI trends in healthcare", expected_output="Notes", agent=researcher),
+        Task(description="Write an article based on the research", expected_output="Draft", agent=writer),
+        Task(description="Edit and polish the article", expected_output="Article", agent=editor)])
+'''}, 4),
+    "synthesis_without_context": ("03_async", {"async_build": '''
+def build_crew(parallel=True):
+    researchers = [Agent(role=f"Researcher {x}", goal="Research", backstory="b") for x in "ABC"]
+    writer = Agent(role="Writer", goal="Combine", backstory="b")
+    research = [Task(description=f"Research topic {x}", expected_output="Notes", agent=r, async_execution=parallel)
+                for x, r in zip("ABC", researchers)]
+    synthesis = Task(description="Combine all research", expected_output="Report", agent=writer)
+    return Crew(agents=[*researchers, writer], tasks=[*research, synthesis])
+'''}, 6),
+    "no_async": ("03_async", {"async_build": '''
+def build_crew(parallel=True):
+    researchers = [Agent(role=f"Researcher {x}", goal="Research", backstory="b") for x in "ABC"]
+    writer = Agent(role="Writer", goal="Combine", backstory="b")
+    research = [Task(description=f"Research topic {x}", expected_output="Notes", agent=r) for x, r in
+                zip("ABC", researchers)]
+    synthesis = Task(description="Combine all research", expected_output="Report", agent=writer, context=research)
+    return Crew(agents=[*researchers, writer], tasks=[*research, synthesis])
+'''}, 3),
+    # The guide's own wording: one "Researcher" role, but one agent per async task, as taught.
+    "same_role_agents": ("03_async", {"async_build": '''
+def build_crew(parallel=True):
+    researchers = [Agent(role="Researcher", goal="Research", backstory="b") for _ in range(3)]
+    writer = Agent(role="Writer", goal="Combine", backstory="b")
+    research = [Task(description=f"Research topic {x}", expected_output="Notes", agent=r, async_execution=parallel)
+                for x, r in zip("ABC", researchers)]
+    synthesis = Task(description="Combine all research", expected_output="Report", agent=writer, context=research)
+    return Crew(agents=[*researchers, writer], tasks=[*research, synthesis])
+'''}, 8),
+    "reversed_dag": ("04_mixed_phases", {"mixed_dag": '''
+dag = {
+    "research market": ["analysis"],
+    "research technology": ["analysis"],
+    "analysis": ["report", "presentation"],
+    "report": ["final review"],
+    "presentation": ["final review"],
+    "final review": [],
+}
+'''}, 6),
 }

@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from autograder import batch, sandbox, witness, witness_rules
+from autograder.learner_code import LearnerCode
 from autograder.paths import ROOT
 
 CLASS = ROOT / "autograder" / "sample_class"
@@ -416,23 +417,35 @@ def test_stop_never_waits_on_a_kernel_that_holds_its_channel(tmp_path):
 
 # --- the rules, on runs the witness saw --------------------------------------------------
 
-def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_task_crew(tmp_path, monkeypatch):
-    """In one process: the example crews' calls through a real witness, judged by each part's rule."""
+def _alternative(notebook: str, cell: str):
+    """An alternative-correct answer's build function (tests/crew_answers.py), defined here."""
+    from crewai import Agent, Crew, Process, Task
+
+    from crew_answers import ALTERNATIVE
+
+    namespace = {"Agent": Agent, "Crew": Crew, "Process": Process, "Task": Task}
+    exec(ALTERNATIVE[notebook][cell], namespace)  # noqa: S102  the test's own answer text
+    return namespace["build_crew"]
+
+
+def _witnessed(tmp_path, monkeypatch, crews: dict) -> tuple[list[dict], list[dict]]:
+    """The crews' calls through a real witness, in cells as a notebook would make them."""
+    import time
+
     import course  # noqa: F401
-    from course import examples, scripted_llm
+    from course import scripted_llm
     from autograder import witness_client
     from autograder.checks import common
 
     # Here "learner" cells call common.run as well; with the test cells' shared runs on, the test
     # windows would read those runs instead of making their own, which no real notebook does.
     monkeypatch.setenv(common.SHARING_SWITCH, "0")
-    w = witness.Witness(tmp_path / "w")
+    w = witness.Witness(tmp_path / "w", kit=(witness_rules.KIT_MARK,))
     w.start()
     saved = scripted_llm.reply_backend
+    windows: list[dict] = []
     try:
         witness_client.install(str(w.path))
-        windows = []
-        import time
 
         def cell(test: bool, grade_id: str | None, action) -> None:
             start = time.monotonic()
@@ -440,88 +453,62 @@ def test_every_witnessed_part_confirms_the_course_examples_and_refuses_a_one_tas
             windows.append({"index": len(windows), "grade_id": grade_id, "test": test, "start": start,
                             "end": time.monotonic()})
 
-        cell(False, None, lambda: [common.run(examples.sequential_crew) for _ in range(3)])
-        cell(True, "test_seq_crew", lambda: common.runs(examples.sequential_crew, 2, (0.0, 0.03)))
-        cell(True, "test_hier_setup", lambda: common.run(examples.hierarchical_crew, latency=0.01))
-        cell(False, None, lambda: (common.run(examples.async_crew, latency=0.05),
-                                   common.run(examples.async_crew, latency=0.05, parallel=False)))
-        cell(True, "test_async_overlap", lambda: (common.run(examples.async_crew, latency=0.05),
-                                                  common.run(examples.async_crew, latency=0.05, parallel=False)))
-        cell(True, "test_mixed_parallel", lambda: common.run(examples.mixed_phases_crew, latency=0.05))
+        seq, hier, par, mixed = crews["seq"], crews["hier"], crews["async"], crews["mixed"]
+        cell(False, None, lambda: [common.run(seq) for _ in range(3)])
+        cell(True, "test_seq_crew", lambda: common.runs(seq, 2, (0.0, 0.03)))
+        cell(True, "test_hier_setup", lambda: common.run(hier, latency=0.01))
+        cell(False, None, lambda: (common.run(par, latency=0.05), common.run(par, latency=0.05, parallel=False)))
+        cell(True, "test_async_overlap", lambda: (common.run(par, latency=0.05),
+                                                  common.run(par, latency=0.05, parallel=False)))
+        cell(True, "test_mixed_parallel", lambda: common.run(mixed, latency=0.05))
     finally:
         scripted_llm.reply_backend = saved
         w.stop()
-    every = set(witness_rules.PARTS) - {"test_hier_answers"}
+    return w.journal(), windows
+
+
+# Parts judged on runs alone (the typed answers' parts are graded end to end in test_kernel_untrusted.py).
+RUN_PARTS = {g for g, part in witness_rules.PARTS.items() if not part.answers}
+WRITES = LearnerCode(keywords=frozenset({"context", "async_execution"}))
+
+
+def test_every_witnessed_part_confirms_a_learners_crews_and_refuses_a_one_task_crew(tmp_path, monkeypatch):
+    """In one process: alternative-correct crews' calls through a real witness, judged by each part's rule."""
+    journal, windows = _witnessed(tmp_path, monkeypatch, {
+        "seq": _alternative("01_sequential.ipynb", "seq_build"), "hier": _alternative("02_hierarchical.ipynb",
+                                                                                      "hier_build"),
+        "async": _alternative("03_async.ipynb", "async_build"), "mixed": _alternative("04_mixed_phases.ipynb",
+                                                                                     "mixed_build")})
     # Every part's rule is judged in the last test window, which may use every earlier test window.
-    cells = windows + [{"index": 99, "grade_id": g, "test": True, "start": 1e12, "end": 1e12} for g in sorted(every)]
-    assert witness_rules.judge(w.journal(), cells, every) == {}
-    lonely = [c for c in w.journal() if c["role"] == "Researcher 1"]  # one task of the async crew, alone
-    denied = witness_rules.judge(lonely, cells, every)
+    cells = windows + [{"index": 99, "grade_id": g, "test": True, "start": 1e12, "end": 1e12} for g in sorted(RUN_PARTS)]
+    assert witness_rules.judge(journal, cells, RUN_PARTS, WRITES) == {}
+    # What the model cannot see is read from the hand-in: without context= and async_execution there
+    assert set(witness_rules.judge(journal, cells, RUN_PARTS, LearnerCode())) == {
+        "test_seq_context", "test_async_join", "test_async_shape"}
+    lonely = [c for c in journal if c["role"] == "Rust scout"]  # one task of the async crew, alone
+    denied = witness_rules.judge(lonely, cells, RUN_PARTS, WRITES)
     # 3.1 asks only that the grader's runs reached the model (a crew's async flags leave no other trace)
-    assert set(denied) == every - {"test_async_shape"}, sorted(every - set(denied))
-    assert set(witness_rules.judge([], cells, every)) == every  # nothing seen: nothing confirmed
+    assert set(denied) == RUN_PARTS - {"test_async_shape"}, sorted(RUN_PARTS - set(denied))
+    assert set(witness_rules.judge([], cells, RUN_PARTS, WRITES)) == RUN_PARTS  # nothing seen: nothing confirmed
 
 
-# --- alternative-correct and typical wrong answers keep their scores through the witness ----------
+def test_the_kits_own_crews_confirm_no_part(tmp_path, monkeypatch):
+    """course.examples solve the exercises' shapes; run where the tests look, they still confirm nothing."""
+    from course import examples
 
-EXERCISES = ["01_sequential", "02_hierarchical", "03_async", "04_mixed_phases"]
-
-
-def _worked(name: str, replacements: dict[str, str]) -> nbformat.NotebookNode:
-    """The release notebook with every answer cell worked: the given replacements, else the reference."""
-    import re
-
-    markers = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
-    notebook = nbformat.read(str(ROOT / "release" / "crew_processes" / f"{name}.ipynb"), as_version=4)
-    source = {c.id: c for c in nbformat.read(str(ROOT / "source" / "crew_processes" / f"{name}.ipynb"),
-                                             as_version=4).cells}
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = (replacements[cell.id].strip("\n") if cell.id in replacements
-                           else markers.sub("", source[cell.id].source))
-    return notebook
+    journal, windows = _witnessed(tmp_path, monkeypatch, {
+        "seq": examples.sequential_crew, "hier": examples.hierarchical_crew, "async": examples.async_crew,
+        "mixed": examples.mixed_phases_crew})
+    assert journal and all(call["kit"] for call in journal)
+    cells = windows + [{"index": 99, "grade_id": g, "test": True, "start": 1e12, "end": 1e12} for g in sorted(RUN_PARTS)]
+    assert set(witness_rules.judge(journal, cells, RUN_PARTS, WRITES)) == RUN_PARTS
+    # The same calls without the kit's mark would have confirmed every part: the mark alone refuses them.
+    unmarked = [dict(call, kit=False) for call in journal]
+    assert witness_rules.judge(unmarked, cells, RUN_PARTS, WRITES) == {}
 
 
-@pytest.fixture(scope="module")
-def answers_graded(tmp_path_factory):
-    if sandbox.problem() is not None:
-        pytest.skip(f"no sandbox here: {sandbox.problem()}")
-    from crew_answers import ALTERNATIVE, MISSING_JOIN_03, WRONG
-
-    students = {"alternative": {n: ALTERNATIVE[f"{n}.ipynb"] for n in EXERCISES},
-                "wrong": {n: WRONG[f"{n}.ipynb"] for n in EXERCISES},
-                "missing_join": {"03_async": {"async_build": MISSING_JOIN_03}}}
-    root = tmp_path_factory.mktemp("answers")
-    for student, notebooks in students.items():
-        folder = root / "class" / student / "crew_processes"
-        folder.mkdir(parents=True)
-        for name, replacements in notebooks.items():
-            nbformat.write(_worked(name, replacements), str(folder / f"{name}.ipynb"))
-    out = root / "out"
-    result = batch.grade_submissions(root / "class", out, workers=2, work_root=root / "work", cell_timeout=60)
-    return {(r.student_id, r.notebook): r for r in result.results}
-
-
-@pytest.mark.slow
-def test_alternative_correct_answers_keep_full_marks_through_the_witness(answers_graded):
-    from crew_answers import FULL_SCORES
-
-    for name in EXERCISES:
-        result = answers_graded[("alternative", name)]
-        assert (result.score, result.status) == (FULL_SCORES[f"{name}.ipynb"], "graded"), (name, result.reason)
-
-
-@pytest.mark.slow
-def test_one_wrong_idea_still_loses_only_its_part_through_the_witness(answers_graded):
-    from crew_answers import WRONG_SCORES
-
-    for name in EXERCISES:
-        result = answers_graded[("wrong", name)]
-        scores = {grade_id: pair[0] for grade_id, pair in result.cells.items()}
-        assert scores == WRONG_SCORES[f"{name}.ipynb"], (name, scores, result.reason)
-        assert "never saw" not in result.reason
-    missing = answers_graded[("missing_join", "03_async")]
-    assert missing.score == 6 and "never saw" not in missing.reason, missing.reason
+# Alternative-correct and typical wrong answers through the witness: tests/test_kernel_untrusted.py
+# grades them as they are and with every kernel check disarmed.
 
 
 def test_the_socket_belongs_to_the_sandbox_alone(tmp_path):
@@ -553,4 +540,4 @@ def test_a_run_whose_first_call_comes_just_after_its_cell_still_belongs_to_that_
     assert list(witness_rules.runs_by_cell(late, cells)) == [3]
     assert witness_rules.runs_by_cell(late, [{"index": 9, "test": True, "start": 11.0, "end": 12.0}]) == {}
     shape = [{"index": 1, "grade_id": "test_async_shape", "test": True, "start": 1.0, "end": 2.0}] + cells[1:]
-    assert witness_rules.judge(late, shape, {"test_async_shape"}) == {}
+    assert witness_rules.judge(late, shape, {"test_async_shape"}, WRITES) == {}
