@@ -441,9 +441,11 @@ def grade_notebook(settings: Settings, student: str, notebook: str, submitted: P
         tamper.append("changed the course kit while it was graded (" + "; ".join(kit_changes[:3]) + ")")
     refused = _refused_writes(outputs)
     if refused:
-        # The sandbox made the write fail; the attempt itself is what the course scores 0.
-        tamper.append("tried to rewrite the course kit or the Python environment (" + "; ".join(refused[:3])
-                      + "; the sandbox refused)")
+        # The sandbox made the write fail, so it changed nothing: the notebook is graded on its answers.
+        # Only the kernel's own output shows the attempt (a kernel can hide it), so it is reported, never
+        # scored: a score must not depend on what the kernel chooses to show (issue 20).
+        result.notes.append("tried to rewrite the course kit or the Python environment (" + "; ".join(refused[:3])
+                            + "); the sandbox refused, so nothing changed and it was graded on its answers")
     if gradebook_changed:
         tamper.append("changed the grader's gradebook while it was graded")
     if report.tampered:

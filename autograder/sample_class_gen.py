@@ -110,9 +110,11 @@ STUDENTS: dict[str, Student] = {
          "04_mixed_phases": Notebook(replace={"mixed_build": "raise ValueError('not finished yet')"},
                                      expect=("graded", 2))}),
     "fay_tamperer": Student(
-        "Fakes passes with wrong answers: rewrites the checks on disk, replaces them in memory, looks for the "
-        "gradebook to edit (the sandbox hides it: graded on her answers), patches the run recorder.",
-        {"01_sequential": Notebook("wrong", insert_before={"test_seq_crew": FAKE_CHECKS}, expect=("failed", 0)),
+        "Fakes passes with wrong answers: rewrites the checks on disk (the sandbox refuses: graded on her "
+        "answers, the attempt reported), replaces them in memory, looks for the gradebook to edit (the sandbox "
+        "hides it: graded on her answers), patches the run recorder.",
+        # The kit is read-only in the sandbox: the rewrite fails, changes nothing, and her wrong answers earn 4.
+        {"01_sequential": Notebook("wrong", insert_before={"test_seq_crew": FAKE_CHECKS}),
          "02_hierarchical": Notebook("wrong", insert_before={"test_hier_setup": SILENCE_CHECKS},
                                      expect=("failed", 0)),
          # In the sandbox there is no gradebook to find: the attack does nothing and her wrong answers earn 1.

@@ -53,6 +53,7 @@ HUGE = "for i in range(30000):\n    print('x' * 100)"
 # student -> notebook -> (status, score); max is 2 for 00_double and 3 for 01_greet
 EXPECTED = {
     "perfect": {"00_double": ("graded", 2), "01_greet": ("graded", 3)},
+    "renamed": {"00_double": ("graded", 2), "01_greet": ("graded", 3)},
     "untouched": {"00_double": ("graded", 0), "01_greet": ("graded", 0)},
     "partial": {"00_double": ("graded", 2), "01_greet": ("graded", 1)},
     "loop": {"00_double": ("graded", 0), "01_greet": ("graded", 3)},
@@ -65,10 +66,10 @@ EXPECTED = {
     "edited_test": {"00_double": ("graded", 0), "01_greet": ("graded", 3)},
     "huge_output": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "network": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
-    # In the sandbox the kit is read-only (a refused write still scores 0) and the gradebook out of
-    # sight: that attempt is a cell error, and the notebook is graded as written (tests/test_sandbox.py).
-    "tamper_kit": {"00_double": ("failed", 0), "01_greet": ("graded", 3)},
-    "tamper_bytecode": {"00_double": ("failed", 0), "01_greet": ("graded", 3)},
+    # In the sandbox the kit is read-only and the gradebook out of sight: each attempt is a cell
+    # error, and the notebook is graded as written, the attempt reported (tests/test_sandbox.py).
+    "tamper_kit": {"00_double": ("graded", 2), "01_greet": ("graded", 3)},
+    "tamper_bytecode": {"00_double": ("graded", 2), "01_greet": ("graded", 3)},
     "tamper_gradebook": {"00_double": ("graded", 0), "01_greet": ("graded", 0)},
     "tamper_repo": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "background": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
@@ -89,7 +90,7 @@ REASONS = {
     ("network", "00_double"): ["tried to reach the network (example.com)"],
     ("background", "00_double"): ["background process"],
     ("tamper_kit", "00_double"): ["tried to rewrite the course kit", "autograder/checks/__init__.py", "sandbox refused",
-                                  "scores 0"],
+                                  "graded on its answers"],
     ("tamper_bytecode", "00_double"): ["tried to rewrite the course kit",
                                        "autograder/checks/__pycache__/__init__.cpython-311.pyc", "sandbox refused"],
 }
@@ -136,6 +137,10 @@ def _class(root: Path, rel: dict) -> Path:
     fake.cells[-1].metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "locked": False, "points": 50,
                                            "schema_version": 3, "solution": False}
     synth.write_student(klass / "unknown_metadata", {"00_double": fake, "01_greet": g})
+    # Names a learning platform gives files: another case, a copy mark, the student's name in front.
+    (klass / "renamed").mkdir()
+    nbformat.write(S(d, good), str(klass / "renamed" / "00_Double (1).ipynb"))
+    nbformat.write(S(g, good), str(klass / "renamed" / "Rena Med_01-greet-1.ipynb"))
     with zipfile.ZipFile(klass / "zipped.zip", "w") as zf:
         for name in synth.MAX:
             zf.writestr(f"zipped/crew_processes/{name}.ipynb", nbformat.writes(S(rel[name], good)))
@@ -167,6 +172,12 @@ def test_every_student_and_notebook_has_exactly_the_expected_grade(graded):
     got = {(s, n): (r.status, r.score, r.max_score) for (s, n), r in graded["rows"].items()}
     want = {(s, n): (status, score, synth.MAX[n]) for s, nbs in EXPECTED.items() for n, (status, score) in nbs.items()}
     assert got == want
+
+
+def test_a_renamed_notebook_is_graded_and_its_row_says_which_file(graded):
+    rows = graded["rows"]
+    assert rows[("renamed", "00_double")].reason.startswith("Graded 00_Double (1).ipynb as 00_double.ipynb (renamed).")
+    assert "Rena Med_01-greet-1.ipynb" in rows[("renamed", "01_greet")].reason
 
 
 def test_grades_csv_matches_the_results(graded):
