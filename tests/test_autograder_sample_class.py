@@ -63,10 +63,19 @@ def test_every_sample_student_gets_exactly_the_expected_score(graded):
 
 
 def _comparable(row: dict) -> tuple:
-    """A grades.csv row as the grade it gives: every column, the reason without its numbers (seconds)."""
+    """A grades.csv row as the grade it gives: every column, a failed row's reason without its numbers.
+
+    A graded row's reason may name who refused a typed answer (the kernel's check or, when that let
+    it through, the witness), and which one does depends on load; the points never do.
+    """
     import re
 
-    return tuple(sorted((k, re.sub(r"[0-9.]+", "#", v) if k == "reason" else v) for k, v in row.items()))
+    def shown(key: str, value: str) -> str:
+        if key != "reason":
+            return value
+        return re.sub(r"[0-9.]+", "#", value) if row["status"] != "graded" else ""
+
+    return tuple(sorted((k, shown(k, v)) for k, v in row.items()))
 
 
 def test_a_loopback_dask_cluster_grades_the_sample_class_exactly_as_the_local_default(graded, tmp_path):
@@ -90,8 +99,15 @@ def test_hand_typed_results_earn_no_points(graded):
     got = _rows(out)
     row = got[("gus_hardcoder", "03_async")]
     assert float(row["score"]) == 6 and float(row["3.5 test_async_timing"]) == 0  # loses the 2 timing points
-    # Typed-in seconds time no run the model saw in the learner's cells (witness_rules._measured).
-    assert "test_async_timing" in row["reason"] and "never saw" in row["reason"], row["reason"]
+    # Typed-in seconds time no run: the kernel's check says so, or, where its wider window let them
+    # through (an idle machine), the witness does (witness_rules._measured). Either way, not a point.
+    import html
+    import re
+
+    page = html.unescape(re.sub(r"<[^>]+>", "", (out / "feedback" / "gus_hardcoder" / ASSIGNMENT / "03_async.html")
+                                .read_text()))
+    witness_said = "test_async_timing" in row["reason"] and "never saw" in row["reason"]
+    assert witness_said or "does not match any run of your crew" in page, row["reason"]
 
 
 def test_sample_feedback_never_shows_a_hidden_test_or_a_server_path(graded):

@@ -136,10 +136,17 @@ def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str,
         "    if fill(folder) > 40 * 2**20:\n"
         "        found.append(folder)\n")
     writable = (
+        # Every folder a write could land in. Below a read-only mount only other mounts can be
+        # writable, so the walk skips the rest: it stays well inside the kernel's 4 s of CPU.
         "import os, time\nfound = []\nallowed = ('/home/learner', '/tmp', '/dev/shm')\nend = time.time() + 60\n"
+        "mounts = [line.split()[1] for line in open('/proc/self/mounts')]\n"
         "for top, dirs, files in os.walk('/'):\n"
         "    if top in ('/proc', '/sys') or time.time() > end:\n"
         "        dirs[:] = []\n"
+        "        continue\n"
+        "    if os.statvfs(top).f_flag & os.ST_RDONLY:\n"
+        "        dirs[:] = [d for d in dirs if any(m == os.path.join(top, d) or m.startswith(os.path.join(top, d) + '/')\n"
+        "                                          for m in mounts)]\n"
         "        continue\n"
         "    if any(top == a or top.startswith(a + '/') for a in allowed) or not os.access(top, os.W_OK):\n"
         "        continue\n"
@@ -148,7 +155,7 @@ def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str,
         "        found.append(top)\n"
         "    except OSError:\n"
         "        pass\n"
-        "print('walked until', time.time() < end)\n")
+        "print('walked until', time.time() < end, 'cpu', round(time.process_time(), 2))\n")
     forks = (
         "import subprocess\nfound = []\nprocs = []\n"
         "for _ in range(150):\n"
