@@ -153,8 +153,6 @@ def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
     if not root:
         args += ["--unshare-user", "--uid", str(USERNS_UID), "--gid", str(USERNS_UID), "--disable-userns"]
     args += _system_mounts()
-    for path in python_paths():
-        args += _ro_tree(path, made)
     args += ["--perms", "0755", "--dir", "/opt", "--ro-bind", kit, KIT]
     if witness_dir:
         args += ["--ro-bind", witness_dir, WITNESS]
@@ -164,6 +162,11 @@ def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
     args += ["--remount-ro", "/dev"]  # a user-namespace /dev is the sandbox user's: no unbounded RAM there
     args += ["--perms", "0755", "--dir", "/home"]
     args += ["--perms", "1777", "--size", str(limits.work_size), "--tmpfs", HOME]
+    # bwrap mounts in order: a tmpfs hides whatever was bound beneath it before, so the Python
+    # install and the venv come after the tmpfs mounts (a clone under /tmp keeps its .venv visible).
+    made.update(("/tmp", "/dev", "/dev/shm", "/home", HOME, "/proc"))  # exist already: no --dir over them
+    for path in python_paths():
+        args += _ro_tree(path, made)
     args += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -210,16 +213,34 @@ def problem() -> str | None:
                 argv = command([sys.executable, "-c", "import os; print(os.getuid())"], kit=kit, env=base_env(), limits=Limits(), uid=sandbox_uid(0))
                 done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
                 if done.returncode != 0:
-                    answer = ("bwrap could not build a sandbox here (" + (done.stderr.strip().splitlines() or
-                              ["no message"])[-1] + "); user namespaces may be switched off "
-                              "(sysctl kernel.unprivileged_userns_clone=1) or the machine is a container "
-                              "without them")
+                    answer = _why_failed(kit, (done.stderr.strip().splitlines() or ["no message"])[-1])
                 elif done.stdout.strip() == "0":
                     answer = "the sandbox ran as root; refusing to use it"
             except (OSError, subprocess.SubprocessError) as err:
                 answer = f"bwrap could not be run ({err})"
     _PROBLEM["answer"] = answer
     return answer
+
+
+def _why_failed(kit: str, message: str) -> str:
+    """Why the probe's python failed: a path the sandbox cannot see, python itself, or no namespaces."""
+    paths = [sys.executable, *python_paths()]
+    script = 'for p do [ -e "$p" ] || echo "$p"; done'
+    try:
+        argv = command(["/bin/sh", "-c", script, "sh", *paths], kit=kit, env=base_env(), limits=Limits(),
+                       uid=sandbox_uid(0))
+        shell = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        shell = None
+    if shell is not None and shell.returncode == 0:
+        hidden = shell.stdout.split("\n")[:-1]
+        if hidden:
+            return (f"the sandbox works, but cannot see {', '.join(hidden)} (bound read-only from the host: "
+                    f"hidden by a later mount, or not readable by the sandbox's uid; the folder must be "
+                    f"readable by others, e.g. chmod o+rx); python said: {message}")
+        return f"the sandbox works, but {sys.executable} fails inside it ({message})"
+    return ("bwrap could not build a sandbox here (" + message + "); user namespaces may be switched off "
+            "(sysctl kernel.unprivileged_userns_clone=1) or the machine is a container without them")
 
 
 # --- what hit a limit, in the reason's words -------------------------------------------------
