@@ -292,8 +292,13 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                 f"`git status {' '.join(sorted({c.split('/')[0] for c in changed}))}` and "
                 "`git checkout -- <file>` to undo one a submission made.")
         notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes] + ignored
+        renamed = {(s.student_id, name): item.found_at for s in intakes for name, item in s.notebooks.items()
+                   if item.renamed and item.path is not None}
         for r in results:
             r.source = origins.get(r.student_id, "")
+            if (r.student_id, r.notebook) in renamed:  # the row says which file stood for the notebook
+                said = f"Graded {renamed[(r.student_id, r.notebook)]} as {r.notebook}.ipynb (renamed)."
+                r.reason = f"{said} {r.reason}" if r.reason else said
         if not sandbox:
             for r in results:
                 r.reason = (r.reason + " " if r.reason else "") + NO_SANDBOX_NOTE

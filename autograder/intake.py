@@ -37,6 +37,7 @@ class NotebookIntake:
     path: Path | None = None  # the clean copy in the build folder, when gradable
     problem: str | None = None  # why it cannot be graded, in plain words
     found_at: str | None = None  # where in the submission it was found
+    renamed: bool = False  # found under another name (as a learning platform renames files)
 
 
 @dataclass
@@ -119,6 +120,31 @@ class _Candidate:
     in_assignment_dir: bool
     read: object  # callable -> bytes
     size: int
+    renamed: bool = False  # its name is not the notebook's own, but plainly means it
+
+
+# What learning platforms and browsers do to a file's name: change its case, turn "_" into " " or
+# "-", add " (1)", "-1" or "_copy", put the student's name in front.
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_COPY_MARK = re.compile(r"_?(\(\d+\)|\d+|copy|kopie|copie)$")
+
+
+def _plain(stem: str) -> str:
+    plain = _SEPARATORS.sub("_", stem.strip().lower()).strip("_")
+    while True:
+        shorter = _COPY_MARK.sub("", plain).strip("_")
+        if shorter == plain:
+            return plain
+        plain = shorter
+
+
+def meant(stem: str, wanted: set[str]) -> tuple[str, bool] | None:
+    """The notebook a file named ``stem`` is (its id, renamed?), or None: only when one notebook fits."""
+    if stem in wanted:
+        return stem, False
+    plain = _plain(stem)
+    fits = [w for w in wanted if plain == _plain(w) or plain.endswith("_" + _plain(w))]
+    return (fits[0], True) if len(fits) == 1 else None
 
 
 def _folder_candidates(folder: Path, wanted: set[str], assignment: str) -> tuple[dict[str, list[_Candidate]], list[str]]:
@@ -135,11 +161,12 @@ def _folder_candidates(folder: Path, wanted: set[str], assignment: str) -> tuple
         if not stat.S_ISREG(info.st_mode):
             notes.append(f"{'/'.join(rel_parts)} is a link, not a file, and was ignored.")
             continue
-        if path.stem not in wanted:
+        match = meant(path.stem, wanted)
+        if match is None:
             continue
-        found.setdefault(path.stem, []).append(_Candidate(
+        found.setdefault(match[0], []).append(_Candidate(
             rel="/".join(rel_parts), depth=len(rel_parts), in_assignment_dir=assignment in rel_parts[:-1],
-            read=path.read_bytes, size=info.st_size))
+            read=path.read_bytes, size=info.st_size, renamed=match[1]))
     return found, notes
 
 
@@ -164,12 +191,12 @@ def _zip_candidates(archive: Path, wanted: set[str], assignment: str) -> tuple[d
         if (member.external_attr >> 16) & 0o170000 == 0o120000:
             notes.append(f"{name} in the zip is a link, not a file, and was ignored.")
             continue
-        stem = PurePosixPath(name).stem
-        if stem not in wanted:
+        match = meant(PurePosixPath(name).stem, wanted)
+        if match is None:
             continue
-        found.setdefault(stem, []).append(_Candidate(
+        found.setdefault(match[0], []).append(_Candidate(
             rel=name, depth=len(parts), in_assignment_dir=assignment in parts[:-1],
-            read=lambda m=member: zf.read(m), size=member.file_size))
+            read=lambda m=member: zf.read(m), size=member.file_size, renamed=match[1]))
     return found, notes
 
 
@@ -222,14 +249,23 @@ def check_notebook(data: bytes, name: str) -> str | None:
     return None
 
 
-def _choose(candidates: list[_Candidate]) -> tuple[_Candidate, str | None]:
-    """The copy to grade when a hand-in holds several files of one name."""
-    ranked = sorted(candidates, key=lambda c: (not c.in_assignment_dir, c.depth, c.rel))
+def _choose(candidates: list[_Candidate]) -> tuple[_Candidate | None, str | None]:
+    """The copy to grade when a hand-in holds several files for one notebook (None: no safe choice).
+
+    A file under the notebook's own name wins over renamed ones; among renamed files only one may
+    fit, or the grader cannot tell which the learner meant.
+    """
+    exact = [c for c in candidates if not c.renamed]
+    if not exact and len(candidates) > 1:
+        return None, ("Several files could be the same notebook, so none was graded: "
+                      + ", ".join(sorted(c.rel for c in candidates)) + ". Keep one, under the notebook's own name.")
+    ranked = sorted(exact or candidates, key=lambda c: (not c.in_assignment_dir, c.depth, c.rel))
     chosen = ranked[0]
-    if len(ranked) == 1:
+    ignored = [c.rel for c in candidates if c is not chosen]
+    if not ignored:
         return chosen, None
-    others = ", ".join(c.rel for c in ranked[1:])
-    return chosen, f"Several copies of {PurePosixPath(chosen.rel).name} were handed in; graded {chosen.rel} (ignored: {others})."
+    return chosen, (f"Several copies of {PurePosixPath(chosen.rel).name} were handed in; graded {chosen.rel} "
+                    f"(ignored: {', '.join(ignored)}).")
 
 
 def take_in(student_id: str, origin: Path, notebooks: list[str], dest: Path, assignment: str) -> StudentIntake:
@@ -260,7 +296,12 @@ def take_in(student_id: str, origin: Path, notebooks: list[str], dest: Path, ass
         chosen, note = _choose(found[name])
         if note:
             result.notes.append(note)
+        if chosen is None:
+            item.problem = (f"{name}.ipynb was not handed in under its name, and several files could be it "
+                            f"({', '.join(sorted(c.rel for c in found[name]))}). Hand in one, named {name}.ipynb.")
+            continue
         item.found_at = chosen.rel
+        item.renamed = chosen.renamed
         if chosen.size > MAX_NOTEBOOK_BYTES:
             item.problem = _too_big(name, chosen.size)
             continue

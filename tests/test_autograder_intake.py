@@ -152,3 +152,39 @@ def test_an_empty_or_missing_class_is_an_intake_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(intake.IntakeError, match="No student"):
         intake.take_in_class(tmp_path / "empty", NAMES, tmp_path / "clean", "crew_processes")
+
+
+def test_names_a_learning_platform_gave_are_matched_when_one_notebook_fits(tmp_path):
+    klass = tmp_path / "class"
+    (klass / "lms").mkdir(parents=True)
+    (klass / "lms" / "00_Double (1).ipynb").write_text(_nb("case and copy mark"))
+    (klass / "lms" / "Ada Lovelace_01-greet-1.ipynb").write_text(_nb("name in front, dashes"))
+    (klass / "lms" / "00_double_notes.ipynb").write_text(_nb("another notebook"))
+    with zipfile.ZipFile(klass / "zipped.zip", "w") as zf:
+        zf.writestr("sub/00_double copy.ipynb", _nb("in a zip"))
+        zf.writestr("sub/01_greet.ipynb", _nb("own name"))
+    students = _take(tmp_path, klass)
+    lms = students["lms"]
+    assert lms.gradable == NAMES and all(item.renamed for item in lms.notebooks.values())
+    assert lms.notebooks["00_double"].found_at == "00_Double (1).ipynb"
+    assert nbformat.read(str(lms.notebooks["01_greet"].path), as_version=4).cells[0].source == "name in front, dashes"
+    zipped = students["zipped"]
+    assert zipped.notebooks["00_double"].renamed and not zipped.notebooks["01_greet"].renamed
+
+
+def test_an_own_name_wins_and_two_renamed_files_are_never_guessed_between(tmp_path):
+    klass = tmp_path / "class"
+    (klass / "both").mkdir(parents=True)
+    (klass / "both" / "00_double.ipynb").write_text(_nb("own"))
+    (klass / "both" / "00_double (1).ipynb").write_text(_nb("copy"))
+    (klass / "two").mkdir()
+    (klass / "two" / "01_Greet (1).ipynb").write_text(_nb("one"))
+    (klass / "two" / "01_greet-2.ipynb").write_text(_nb("other"))
+    students = _take(tmp_path, klass)
+    both = students["both"].notebooks["00_double"]
+    assert not both.renamed and nbformat.read(str(both.path), as_version=4).cells[0].source == "own"
+    assert any("00_double (1).ipynb" in note for note in students["both"].notes)
+    two = students["two"]
+    assert two.notebooks["01_greet"].path is None
+    assert "01_Greet (1).ipynb" in two.notebooks["01_greet"].problem and "01_greet-2.ipynb" in two.notebooks["01_greet"].problem
+    assert any("01_Greet (1).ipynb" in note and "01_greet-2.ipynb" in note for note in two.notes)
