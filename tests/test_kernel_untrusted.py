@@ -202,7 +202,7 @@ def test_the_disarmed_kernel_changes_no_score_of_any_rubric_case_or_sample_stude
             changed.append((student, name, kept.score, _parts(kept), disarmed.score, _parts(disarmed),
                             disarmed.reason))
     assert changed == []
-    assert len(pairs) >= 60
+    assert len(pairs) >= 45  # 16 rubric notebooks and the sample class's 32
 
 
 def test_each_rubric_case_scores_what_the_rubric_says(graded):
