@@ -44,6 +44,10 @@ STUDENTS = (GRADABLE if os.environ.get("CREW_NBGRADER_FULL_CLASS")
             or ["eli_runaway", "fay_tamperer", "hal_messy"])
 # What stock nbgrader cannot take (see the module docstring): left out of submitted/.
 WITHHELD = {("hal_messy", "01_sequential"), ("fay_tamperer", "03_async")}
+# fay's 01 writes to the course kit. Under `grade` the sandbox refuses the write, nothing changes and her
+# answers are graded (expected.csv: 4). On this path the write lands in the course's private kit copy, the
+# guard sees a changed kit and voids her tests: 0.
+STOCK_SCORES = {("fay_tamperer", "01_sequential"): "0"}
 # The course's due date and nbgrader's "zero" policy; eli hands in a day late (nbgrader's timestamp.txt).
 DUE = "2026-11-01 12:00:00 UTC"
 LATE = {"eli_runaway"}
@@ -96,6 +100,7 @@ def test_stock_scores_match_the_expected_scores_per_notebook_and_in_export(stock
     for row in expected:  # a withheld hand-in is never graded on this path: nbgrader scores it 0
         if (row["student_id"], row["notebook"]) in WITHHELD:
             row["score"] = "0"
+        row["score"] = STOCK_SCORES.get((row["student_id"], row["notebook"]), row["score"])
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "crew-processes") as gb:
         got = {(r["student_id"], r["notebook"]): gb.find_submission_notebook(r["notebook"], ASSIGNMENT,
                                                                             r["student_id"]).score
