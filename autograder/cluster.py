@@ -101,6 +101,20 @@ def pack(template: Path, kit: Path) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
+def _extract_plain(tar: tarfile.TarFile, dest: Path) -> None:
+    """Only plain files and folders inside ``dest``: what pack() makes. Checked here because the
+    ``filter=`` argument that does it for us came in 3.11.4 and Debian 12's Python is 3.11.2."""
+    members = tar.getmembers()
+    for member in members:
+        parts = Path(member.name).parts
+        if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
+            raise ValueError(f"the course archive holds {member.name!r}, which is not a plain file inside it")
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, members=members, filter="data")
+    else:
+        tar.extractall(dest, members=members)
+
+
 def unpack(data: bytes, digest: str, dest: Path) -> Path:
     """The archive under ``dest/<digest>`` (once per worker and archive); refuses one that does not match."""
     if hashlib.sha256(data).hexdigest() != digest:
@@ -112,7 +126,7 @@ def unpack(data: bytes, digest: str, dest: Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(partial, filter="data")
+        _extract_plain(tar, partial)
     for dirpath, dirnames, filenames in os.walk(partial):  # the sandbox's uid reads the kit
         os.chmod(dirpath, 0o755)
         for name in filenames:
@@ -155,6 +169,11 @@ class GradingPlugin(WorkerPlugin):
 
     # Dask calls setup in the worker's event loop: nothing slow here, the warm-up runs in a thread.
     def setup(self, worker) -> None:
+        # Made here, not in __init__ (a lock does not pickle); first, because Dask calls teardown
+        # even when setup raised part-way, and teardown must find them.
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.scratch: Path | None = None
         base = Path(worker.local_directory) / "crew-grading"
         self.home = unpack(self.archive, self.digest, base)
         self.archive = b""  # unpacked: no second copy in the worker's memory
@@ -167,8 +186,6 @@ class GradingPlugin(WorkerPlugin):
         self.settings_path.write_text(settings.to_json())
         self.log_path = base / f"grading-{self.run}.log"
         self.where = f"{worker.name} ({worker.address})"
-        self.lock = threading.Lock()
-        self.proc: subprocess.Popen | None = None
         self.buffer = b""
         self.failed_starts: list[str] = []
         self.warm = threading.Thread(target=self._warm_up, name="crew-grading-warm-up", daemon=True)
@@ -177,6 +194,8 @@ class GradingPlugin(WorkerPlugin):
     def teardown(self, worker) -> None:
         with self.lock:
             self._stop()
+        if self.scratch is None:  # setup failed before it made any folder; Dask reports why
+            return
         shutil.rmtree(self.scratch, ignore_errors=True)
         try:
             self.scratch.parent.rmdir()  # the run's folder in /dev/shm, once its last worker is done

@@ -134,3 +134,52 @@ def test_a_cluster_without_workers_gives_every_notebook_a_row_that_says_so(tmp_p
     rows = report.read_csv(tmp_path / "out" / "grades.csv")
     assert [(r["notebook"], r["status"]) for r in rows] == [("00_double", "failed"), ("01_greet", "failed")]
     assert all("No Dask worker joined the cluster" in r["reason"] for r in rows)
+
+
+def _tar_with(member: "tarfile.TarInfo", payload: bytes = b"") -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.addfile(member, io.BytesIO(payload) if member.isfile() else None)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dotdot", "absolute"])
+def test_unpack_refuses_an_archive_that_reaches_outside_its_folder(tmp_path, kind):
+    # Checked by the course itself, so Pythons without tarfile's filter= (Debian 12's 3.11.2) are as safe.
+    import hashlib
+    import tarfile
+
+    from autograder import cluster
+
+    member = tarfile.TarInfo({"symlink": "kit/link", "dotdot": "kit/../../evil", "absolute": "/evil"}[kind])
+    if kind == "symlink":
+        member.type, member.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    data = _tar_with(member, b"x")
+    with pytest.raises(ValueError, match="not a plain file"):
+        cluster.unpack(data, hashlib.sha256(data).hexdigest(), tmp_path / "dest")
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "dest" / "kit").exists()
+
+
+def test_unpack_restores_pack_and_teardown_after_a_failed_setup_is_quiet(tmp_path):
+    import hashlib
+
+    from autograder import cluster
+
+    (tmp_path / "t").mkdir(); (tmp_path / "k" / "course").mkdir(parents=True)
+    (tmp_path / "t" / "a.txt").write_text("template"); (tmp_path / "k" / "course" / "b.py").write_text("kit")
+    data, digest = cluster.pack(tmp_path / "t", tmp_path / "k")
+    home = cluster.unpack(data, digest, tmp_path / "dest")
+    assert (home / "template" / "a.txt").read_text() == "template"
+    assert (home / "kit" / "course" / "b.py").read_text() == "kit"
+    # A damaged archive makes setup raise; Dask then calls teardown, which must not raise in turn.
+    plugin = cluster.GradingPlugin(data, "0" * 64, {}, "run")
+
+    class Worker:
+        local_directory = str(tmp_path / "worker")
+
+    with pytest.raises(ValueError, match="damaged"):
+        plugin.setup(Worker())
+    plugin.teardown(Worker())
