@@ -13,6 +13,7 @@ offline.install_network_guard()
 
 with offline.private_home():
     import crewai  # noqa: E402,F401
+offline.private_locks()
 
 from course import recording as _recording  # noqa: E402
 from course import routing as _routing  # noqa: E402

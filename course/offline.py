@@ -6,7 +6,9 @@ reads several of them at import time; ``course/__init__.py`` applies them first.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,19 +28,33 @@ QUIET_ENV = {
 }
 
 
+_OWN: dict[int, Path] = {}  # pid -> the folder that process made (a forked child makes its own)
+
+
 def storage_dir() -> Path:
     """Where CrewAI may write (kickoff outputs, memory): never under $HOME.
 
     A folder per process in the temp dir, so that two notebooks or two graders
     never share (or lock) one SQLite file, and a run leaves nothing in the repo.
+    mkdtemp makes it private to the user (0700, a fresh name: two users never
+    collide), and it is removed when the process that made it ends.
     """
     chosen = os.environ.get("COURSE_STORAGE_DIR")
     if chosen:
         path = Path(chosen)
-    else:
-        path = Path(tempfile.gettempdir()) / "crew-course" / f"storage-{os.getpid()}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path.resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path.resolve()
+    pid = os.getpid()
+    if pid not in _OWN:
+        _OWN[pid] = Path(tempfile.mkdtemp(prefix=f"crew-course-{pid}-")).resolve()
+        atexit.register(_remove_own, pid)
+    return _OWN[pid]
+
+
+def _remove_own(pid: int) -> None:
+    # atexit handlers survive fork: only the process that made the folder removes it.
+    if os.getpid() == pid and pid in _OWN:
+        shutil.rmtree(_OWN.pop(pid), ignore_errors=True)
 
 
 class private_home:
@@ -64,6 +80,29 @@ class private_home:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def private_locks() -> None:
+    """CrewAI's named locks as files in this process's own storage folder.
+
+    By default CrewAI keeps them in the system temp dir as ``crewai:<md5>.lock``:
+    the first user's file (0644) then stops every other user's kickoff, and it is
+    never removed. What they guard (CrewAI's SQLite files) lives in the storage
+    folder, which is this process's alone, so the lock can live there too.
+    """
+    import contextlib
+    import hashlib
+
+    import portalocker
+    from crewai_core import lock_store
+
+    @contextlib.contextmanager
+    def in_storage(name: str, *, timeout: float = 120):
+        digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+        with portalocker.Lock(str(storage_dir() / f"crewai-{digest}.lock"), timeout=timeout):
+            yield
+
+    lock_store.set_lock_backend(in_storage)
 
 
 def apply() -> None:

@@ -76,15 +76,33 @@ SCRIPT = textwrap.dedent("""
 def fresh_process_run(tmp_path_factory):
     """A seed-style crew in a new process with an empty $HOME and no stdin."""
     home = tmp_path_factory.mktemp("home")
+    temp = tmp_path_factory.mktemp("tmpdir")  # the process's own temporary directory, watched below
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI", "OTEL", "COURSE_STORAGE"))}
-    env["HOME"] = str(home)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, stdin=subprocess.DEVNULL,
+    env.update(HOME=str(home), TMPDIR=str(temp))
+    done = subprocess.run([sys.executable, "-c", SCRIPT + PEEK], env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=120)
-    return home, done
+    return home, done, temp
+
+
+PEEK = textwrap.dedent("""
+    import os, stat
+    from course import offline
+    where = offline.storage_dir()
+    print("STORAGE", where, oct(stat.S_IMODE(os.stat(where).st_mode)), os.listdir(where) != [])
+""")
+
+
+def test_crewai_storage_is_private_to_the_process_and_removed_when_it_ends(fresh_process_run):
+    # Two users (or two graders) never share one folder, and nothing is left in the temporary directory.
+    _home, done, temp = fresh_process_run
+    line = next(x for x in done.stdout.splitlines() if x.startswith("STORAGE "))
+    _, where, mode, used = line.split(" ", 3)
+    assert where.startswith(str(temp.resolve())) and mode == "0o700" and used == "True", line
+    assert list(temp.iterdir()) == []
 
 
 def test_fresh_process_runs_without_prompt_or_network(fresh_process_run):
-    _home, done = fresh_process_run
+    _home, done, _temp = fresh_process_run
     assert done.returncode == 0, done.stderr[-2000:]
     assert "RESULT [ref:" in done.stdout
     assert "ATTEMPTS []" in done.stdout
@@ -92,13 +110,13 @@ def test_fresh_process_runs_without_prompt_or_network(fresh_process_run):
 
 
 def test_nothing_is_written_under_home(fresh_process_run):
-    home, _done = fresh_process_run
+    home, _done, _temp = fresh_process_run
     written = [str(p.relative_to(home)) for p in home.rglob("*")]
     assert written == []
 
 
 def test_a_normal_run_prints_no_alarming_warnings(fresh_process_run):
-    _home, done = fresh_process_run
+    _home, done, _temp = fresh_process_run
     alarming = [line for line in done.stderr.splitlines()
                 if any(word in line for word in ("Warning", "WARNING", "Error", "Traceback", "approximate"))]
     assert alarming == []
