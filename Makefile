@@ -16,8 +16,8 @@ env: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Python 3.11, 3.12 or 3.13 is needed; $(PYTHON) is " + sys.version.split()[0] + ". Install one (Debian/Ubuntu: sudo apt install python3.11-venv, or pyenv install 3.12) and run: make PYTHON=/path/to/python3.12 ...")'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@test -x "$(PY)" || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	"$(PY)" -m pip install -q --disable-pip-version-check -r requirements.lock
 	@# The project itself, installed editable by the build backend pyproject.toml names, so that
 	@# the environment holds its real metadata: the pytest11 entry point that loads the course's
 	@# fixtures in any test suite is declared once, in pyproject.toml (a hand-written dist-info
@@ -26,38 +26,38 @@ $(STAMP): requirements.lock pyproject.toml
 	@# puts the repo root on the path with a plain .pth, as before: the grader's private copy of the
 	@# kit on PYTHONPATH must come first and be the only copy a kernel can import from, which
 	@# setuptools' default import hook (it serves missing submodules from the repo) would break.
-	@rm -f "$$($(PY) -c 'import site; print(site.getsitepackages()[0])')/crew_course.pth"  # the pre-metadata .pth
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+	@rm -f "$$("$(PY)" -c 'import site; print(site.getsitepackages()[0])')/crew_course.pth"  # the pre-metadata .pth
+	"$(PY)" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
 	  --config-settings editable_mode=compat -e .
 	@touch $(STAMP)
 
 grade: env sandbox
-	$(RUN) $(PY) -m autograder demo
+	$(RUN) "$(PY)" -m autograder demo
 
 test: env browser sandbox postgres
-	$(RUN) $(PY) -m pytest -q
+	$(RUN) "$(PY)" -m pytest -q
 
 # Benchmarks, not tests: each section measures its alternatives side by side in one run.
 bench: env sandbox
-	$(RUN) $(PY) -m autograder.bench_kit
-	$(RUN) $(PY) -m autograder.bench_notebooks
-	$(RUN) $(PY) -m autograder.bench
-	$(RUN) $(PY) -m autograder.bench_cluster
+	$(RUN) "$(PY)" -m autograder.bench_kit
+	$(RUN) "$(PY)" -m autograder.bench_notebooks
+	$(RUN) "$(PY)" -m autograder.bench
+	$(RUN) "$(PY)" -m autograder.bench_cluster
 
 # Drift canary: the CrewAI fact tests (pytest -m crewai_fact) against another CrewAI release, in a
 # throwaway environment under build/drift-<version>/. Prints fact | holds / changed / broken.
 # make drift CREWAI=1.15.29
 drift: env
 	@test -n "$(CREWAI)" || { echo "Which CrewAI release? e.g. make drift CREWAI=1.15.29"; exit 2; }
-	$(RUN) $(PY) tools/drift.py $(CREWAI)
+	$(RUN) "$(PY)" tools/drift.py $(CREWAI)
 
 release: env
-	$(RUN) $(PY) -m autograder release
+	$(RUN) "$(PY)" -m autograder release
 
 # JupyterLab on lab-work/crew_processes/ (copied from release/ where absent). Options:
 # make lab LAB_ARGS="--port 9000 --no-browser"  (see: .venv/bin/python -m autograder lab --help)
 lab: env
-	$(RUN) $(PY) -m autograder lab $(LAB_ARGS)
+	$(RUN) "$(PY)" -m autograder lab $(LAB_ARGS)
 
 # Debian's Chromium for the browser test (Playwright's own browser download cannot work
 # offline; the test launches /usr/bin/chromium). Without root the test is skipped instead.
@@ -94,7 +94,7 @@ postgres:
 
 # --all keeps setuptools (the build backend `make env` installs the project with); not pip itself.
 lock: env
-	$(PY) -m pip freeze --all --exclude pip --exclude-editable | sed '1i # Every transitive version, frozen from a working install (Python 3.11). Regenerate: make lock' > requirements.lock
+	"$(PY)" -m pip freeze --all --exclude pip --exclude-editable | sed '1i # Every transitive version, frozen from a working install (Python 3.11). Regenerate: make lock' > requirements.lock
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
