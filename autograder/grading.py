@@ -216,6 +216,9 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info", ".DS_Store"]
     # A deleted test cell must come back and be graded, not score 0 "needs manual grading".
     c.OverwriteCells.add_missing_cells = True
+    # nbgrader leaves its outputs read-only (444) and the grader rewrites the autograded notebook
+    # (hidden tests scrubbed): root may write a 444 file, any other instructor may not.
+    c.Autograde.permissions = 644
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
