@@ -1,9 +1,9 @@
 # Everything runs from the project environment in .venv (created on first use).
 # `make grade` and `make test` are the README's two set-up commands.
 SHELL := /bin/bash
-# Python 3.11, any patch release (Debian 12's 3.11.2 included); PYTHON=/path/to/python3.11 overrides.
-# 3.12 and 3.13 install from the lock but do not grade yet (issue 21's note): refused with that said.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11 (any patch release, Debian 12's 3.11.2 included), 3.12 or 3.13: the first found;
+# PYTHON=/path/to/python overrides. Others are refused with what to install.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 PY := $(BIN)/python
@@ -16,7 +16,7 @@ RUN := PATH="$(BIN):$$PATH" COURSE_ROOT="$(CURDIR)"
 env: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed; $(PYTHON) is " + sys.version.split()[0] + " (3.12 and 3.13 install but do not grade yet). Install 3.11 (Debian 12: sudo apt install python3.11-venv; elsewhere: pyenv install 3.11) and run: make PYTHON=/path/to/python3.11 ...")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Python 3.11, 3.12 or 3.13 is needed; $(PYTHON) is " + sys.version.split()[0] + ". Install one (Debian 12: sudo apt install python3.11-venv; Ubuntu 24.04: sudo apt install python3.12-venv; elsewhere: pyenv install 3.12) and run: make PYTHON=/path/to/python3.12 ...")'
 	@test -x "$(PY)" || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	"$(PY)" -m pip install -q --disable-pip-version-check -r requirements.lock
 	@# The project itself, installed editable by the build backend pyproject.toml names, so that

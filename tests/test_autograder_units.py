@@ -110,7 +110,7 @@ def test_a_test_cells_error_shows_the_message_not_the_failing_line():
 def test_paths_of_the_grading_machine_are_shortened_everywhere():
     roots = feedback_pages.path_roots(extra=[("/srv/grading/run-1/ann/00", "")])
     text = ("File /srv/grading/run-1/ann/00/.kit/course/recording.py, line 3 and "
-            f"{sys.prefix}/lib/python3.11/site-packages/crewai/crew.py and {Path.home()}/notes")
+            f"{sys.prefix}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/crewai/crew.py and {Path.home()}/notes")
     short = feedback_pages.shorten_paths(text, roots)
     assert "/srv/grading" not in short and sys.prefix not in short and str(Path.home()) not in short
     assert ".kit/course/recording.py" in short and "site-packages/crewai/crew.py" in short
