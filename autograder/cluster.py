@@ -43,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -174,6 +175,7 @@ class GradingPlugin(WorkerPlugin):
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.scratch: Path | None = None
+        self.tmp: Path | None = None
         base = Path(worker.local_directory) / "crew-grading"
         self.home = unpack(self.archive, self.digest, base)
         self.archive = b""  # unpacked: no second copy in the worker's memory
@@ -219,6 +221,11 @@ class GradingPlugin(WorkerPlugin):
 
         env = with_venv_on_path()
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+        # The process is killed, never asked to exit (its atexit clean-up never runs), so what it
+        # and its kernels put in the temp dir goes in a folder of ours, removed when it stops.
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.scratch))
+        env["TMPDIR"] = str(self.tmp)
         log = open(self.log_path, "ab")
         try:
             proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(self.settings_path)],
@@ -293,6 +300,9 @@ class GradingPlugin(WorkerPlugin):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -384,7 +394,9 @@ def _local_cluster(workers: int, local_directory: Path):
     from distributed import LocalCluster
 
     # One task at a time per worker: no second notebook waits behind one that may take its time.
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+    # The scheduler's scratch space (its lock files) in the run's folder, not left in the temp dir.
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
+                          "temporary-directory": str(local_directory)}):
         # No dashboard; the scheduler's small HTTP server (health checks) on a free loopback port.
         # TCP on loopback, not Dask's in-process transport: that one names itself by the machine's
         # address, which it finds by opening a socket towards a public one (the course is offline).

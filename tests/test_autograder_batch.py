@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -92,7 +93,7 @@ REASONS = {
     ("tamper_kit", "00_double"): ["tried to rewrite the course kit", "autograder/checks/__init__.py", "sandbox refused",
                                   "graded on its answers"],
     ("tamper_bytecode", "00_double"): ["tried to rewrite the course kit",
-                                       "autograder/checks/__pycache__/__init__.cpython-311.pyc", "sandbox refused"],
+                                       f"autograder/checks/__pycache__/__init__.{sys.implementation.cache_tag}.pyc", "sandbox refused"],
 }
 
 
@@ -158,14 +159,26 @@ def graded(tmp_path_factory):
                         ignore=shutil.ignore_patterns("__pycache__", "sample_class"))
     os.environ["AUTOGRADER_TEST_REPO_KIT"] = str(repo_kit)
     before = synth.folder_digest(klass)
+    # The temp dir every process of the batch inherits, watched: the grading processes are killed
+    # at the end (their own clean-up never runs), so what they leave there stays unless removed.
+    temp = root / "temp"
+    temp.mkdir(mode=0o700)
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(temp), None
     try:
         result = batch.grade_submissions(klass, root / "out", 2, source_root=root / "course" / "source",
                                          kit_root=repo_kit, cell_timeout=CELL_TIMEOUT, work_root=root / "work",
                                          progress_stream=open(os.devnull, "w"))
     finally:
         os.environ.pop("AUTOGRADER_TEST_REPO_KIT", None)
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
     rows = {(r.student_id, r.notebook): r for r in result.results}
-    return {"result": result, "rows": rows, "root": root, "klass": klass, "before": before, "rel": rel}
+    return {"result": result, "rows": rows, "root": root, "klass": klass, "before": before, "rel": rel,
+            "temp_left": sorted(p.name for p in temp.iterdir())}
 
 
 def test_every_student_and_notebook_has_exactly_the_expected_grade(graded):
@@ -247,7 +260,7 @@ def test_without_a_sandbox_a_kit_or_gradebook_change_scores_0_and_says_so(graded
     assert (kit.status, kit.score) == ("failed", 0) and "autograder/checks/__init__.py" in kit.reason
     bytecode = rows[("tamper_bytecode", "00_double")]
     assert (bytecode.status, bytecode.score) == ("failed", 0)
-    assert "autograder/checks/__pycache__/__init__.cpython-311.pyc was changed" in bytecode.reason
+    assert f"autograder/checks/__pycache__/__init__.{sys.implementation.cache_tag}.pyc was changed" in bytecode.reason
     assert (book.status, book.score) == ("failed", 0) and "changed the grader's gradebook" in book.reason
     assert all(batch.NO_SANDBOX_NOTE in r.reason for r in result.results)
     assert "Sandbox: OFF" in (tmp_path / "out" / "summary.txt").read_text()
@@ -258,6 +271,11 @@ def test_no_process_is_left_behind(graded):
 
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "sleep 600" not in ps
+
+
+def test_nothing_is_left_in_the_temp_dir(graded):
+    # Issue 21: 24 crew-course-<pid>-* folders and dask-scratch-space were left after one `make grade`.
+    assert graded["temp_left"] == []
 
 
 def test_regrading_is_safe_and_gives_the_same_result_in_fresh_kernels(graded, tmp_path):
