@@ -233,5 +233,27 @@ def main(argv: list[str] | None = None) -> int:
         # Synthetic students (one edits any gradebook it finds) stay out of the course's gradebook
         # and submitted/ unless a gradebook is named.
         args.no_gradebook = args.no_gradebook or args.db is None
-        return _grade(SAMPLE_CLASS, args)
+        status = _grade(SAMPLE_CLASS, args)
+        return status if status else _compare_with_expected(args.out / "grades.csv", SAMPLE_CLASS / "expected.csv")
     return 2
+
+
+def _compare_with_expected(graded: Path, expected: Path) -> int:
+    """The demo's verdict: 0 when every sample student got the score expected.csv gives, else 1."""
+    import csv
+
+    def rows(path: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
+        with path.open(newline="") as handle:
+            return {(r["student_id"], r["notebook"]): (r["score"], r["max_score"], r["status"])
+                    for r in csv.DictReader(handle)}
+
+    got, want = rows(graded), rows(expected)
+    wrong = [f"  {s} {n}: expected {w[0]}/{w[1]} {w[2]}, got "
+             + (f"{got[s, n][0]}/{got[s, n][1]} {got[s, n][2]}" if (s, n) in got else "no row")
+             for (s, n), w in sorted(want.items()) if got.get((s, n)) != w]
+    if not wrong:
+        print(f"\nSample class: all {len(want)} results match {_where(expected)}: the grader works on this machine.")
+        return 0
+    print(f"\nSample class: {len(wrong)} of {len(want)} results differ from {_where(expected)}:\n" + "\n".join(wrong)
+          + f"\nSee {_where(graded.parent)}/summary.txt for why; please report it with that file.", file=sys.stderr)
+    return 1
