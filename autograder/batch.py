@@ -38,6 +38,8 @@ class BatchResult:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (bench)
+    # Students the grader itself failed on: their earlier results were kept; `grade` exits non-zero.
+    incomplete: list[str] = field(default_factory=list)
 
 
 NO_SANDBOX_NOTE = ("Graded without a sandbox (--no-sandbox): the notebook's code ran with the grader's "
@@ -321,7 +323,7 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
         timings["write"] = time.monotonic() - clock
         (work / "done.json").write_text(json.dumps({"students": len(intakes), "notebooks": len(results)}))
         return BatchResult(results=results, out=out, summary=summary, seconds=seconds, warnings=warnings,
-                           timings=timings)
+                           timings=timings, incomplete=sorted(course_records.held_students(results)))
     finally:
         connection.close()
         restore_term()

@@ -128,6 +128,10 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
     print(f"Details:  {out}/autograded/ (graded notebooks), {out}/logs/, {out}/summary.txt")
     if db_url:
         print(f"Gradebook: {gradebook._safe(db_url)} (nbgrader export, formgrader, release_feedback)")
+    if result.incomplete:  # the grader failed, not the class: a script must not take this run as done
+        print(f"\nThe batch is incomplete ({len(result.incomplete)} student(s) not graded): run the same "
+              "command again.", file=sys.stderr)
+        return 3
     return _export(args, result.out)
 
 

@@ -46,13 +46,14 @@ import tarfile
 import tempfile
 import threading
 import time
+from concurrent.futures import CancelledError
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from autograder.grading import NotebookResult, Settings, failed_result
+from autograder.grading import NotebookResult, Settings, failed_result, grader_failure
 
 READY_TIMEOUT = 180.0  # seconds a grading process may take to import and warm up
 START_ATTEMPTS = 3  # grading processes a Dask worker starts in a row before it fails notebooks instead
@@ -325,9 +326,10 @@ class GradingPlugin(WorkerPlugin):
                 why = self._ensure()
                 if why is not None:
                     tail = " ".join(why.split())[-300:]
-                    return _failed(job, "The grader could not start a worker process to grade this notebook "
-                                        f"(not the learner's doing; on {self.where}, last log: {tail}). "
-                                        "Run the grade command again.")
+                    return asdict(grader_failure(
+                        job.student, job.notebook, job.max_score,
+                        "The grader could not start a worker process to grade this notebook (not the learner's "
+                        f"doing; on {self.where}, last log: {tail}). Run the grade command again."))
                 assert self.proc is not None and self.proc.stdin is not None
                 request = {"student": job.student, "notebook": job.notebook, "path": str(path),
                            "max_score": job.max_score}
@@ -475,9 +477,9 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
         if on_result:
             on_result(result)
 
-    def fail_all(todo: list[Job], reason: str) -> list[NotebookResult]:
+    def fail_all(todo, reason: str) -> list[NotebookResult]:
         for job in todo:
-            emit(failed_result(job.student, job.notebook, job.max_score, reason))
+            emit(grader_failure(job.student, job.notebook, job.max_score, reason))
         return results
 
     connection = connection or Connection(scheduler, min(workers, max(1, len(jobs))), local_directory)
@@ -515,20 +517,10 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
         for job in jobs:
             future = client.submit(task, plugin_name, asdict(job), key=f"grade-{run}-{job.key}", pure=False)
             futures[future] = job
-        for future in as_completed(futures, loop=client.loop):
-            job = futures.pop(future)
-            try:
-                emit(NotebookResult(**future.result()))
-            except KilledWorker as err:
-                emit(failed_result(job.student, job.notebook, job.max_score, (
-                    "The grader's Dask workers died each time they graded this notebook "
-                    f"({' '.join(str(err).split())[:200]}), so it was not tried again. It scores 0 (not "
-                    "necessarily the learner's doing: run the grade command again; if it repeats, run the notebook "
-                    "top to bottom on your machine to find a cell that exhausts memory).")))
-            except Exception as err:  # noqa: BLE001  a grader bug on one notebook never loses the others
-                emit(failed_result(job.student, job.notebook, job.max_score, (
-                    f"The grader itself failed on this notebook ({type(err).__name__}: {err}). This is not the "
-                    "learner's fault: run the grade command again, and report it if it repeats.")))
+        try:
+            _collect(futures, client, emit)
+        except Exception as err:  # noqa: BLE001  the scheduler went away: no result is coming
+            return fail_all(list(futures.values()), _lost(scheduler, err))
         return results
     finally:
         if client is not None:
@@ -537,3 +529,36 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
             except Exception:  # noqa: BLE001  the cluster may be gone already
                 pass
         connection.close()
+
+
+def _lost(scheduler: str | None, err: BaseException) -> str:
+    return (f"The Dask scheduler at {scheduler or 'this machine'} stopped answering before this notebook was "
+            f"graded ({type(err).__name__}), so it was not graded (not the learner's doing). Start the "
+            "scheduler again (docs/deploy.md) and run the same grade command: earlier results are kept until then.")
+
+
+def _collect(futures: dict, client, emit: Callable[[NotebookResult], None]) -> None:
+    """Each finished future's result, as it comes; ``futures`` keeps those not yet done."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    for future in as_completed(list(futures), loop=client.loop):
+        job = futures[future]
+        try:
+            result = NotebookResult(**future.result())
+        except KilledWorker as err:
+            result = failed_result(job.student, job.notebook, job.max_score, (
+                "The grader's Dask workers died each time they graded this notebook "
+                f"({' '.join(str(err).split())[:200]}), so it was not tried again. It scores 0 (not "
+                "necessarily the learner's doing: run the grade command again; if it repeats, run the notebook "
+                "top to bottom on your machine to find a cell that exhausts memory)."))
+        except Exception as err:  # noqa: BLE001  a grader bug on one notebook never loses the others
+            # Nothing here cancels a future: a cancelled one, or a client no longer running, means
+            # the scheduler is gone, and every notebook still out with it (the caller says so).
+            if isinstance(err, CancelledError) or client.status != "running":
+                raise
+            result = grader_failure(job.student, job.notebook, job.max_score, (
+                f"The grader itself failed on this notebook ({type(err).__name__}: {err}). This is not the "
+                "learner's fault: run the grade command again, and report it if it repeats."))
+        del futures[future]
+        emit(result)

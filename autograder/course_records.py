@@ -17,6 +17,19 @@ class RecordsError(Exception):
     """The results could not be written or recorded; the message says why and what to do."""
 
 
+def held_students(results: list) -> set[str]:
+    """The students with a notebook the grader itself failed on."""
+    return {r.student_id for r in results if r.grader_failed}
+
+
+def incomplete_note(held: set[str], earlier: bool, out: Path) -> str:
+    names = ", ".join(sorted(held)[:10]) + (" ..." if len(held) > 10 else "")
+    kept = (f"Their earlier results in {out} and in the gradebook are kept as they were." if earlier else
+            "Their rows say 'failed' for now, with the reason.")
+    return (f"\nINCOMPLETE: the grader itself failed for {len(held)} student(s) ({names}), not through their "
+            f"work. {kept} Run the same command again to grade them.\n")
+
+
 def only(intakes: list, students: list[str]) -> list:
     """The intakes of ``students`` (``--student``); an unknown id is an error that lists the known ones."""
     known = {s.student_id for s in intakes}
@@ -38,10 +51,23 @@ def apply_late_policy(results: list, intakes: list, submissions: Path, course_co
 def write(out: Path, results: list, assignment: str, summary: str, template: Path, *, students: list[str] | None,
           gradebook_url: str | None, course_dir: Path | None, handed: dict[str, late.Handed],
           intakes: list, submissions: Path, course_config: Config | None) -> str:
-    """grades.csv and the rest into ``out`` (merged when ``students``), then the gradebook; returns the summary."""
+    """grades.csv and the rest into ``out`` (merged when ``students``), then the gradebook; returns the summary.
+
+    A student the grader failed on (``NotebookResult.grader_failed``) keeps every earlier result, in
+    ``out`` and in the gradebook: such a row says nothing of their work. Only when ``out`` holds no
+    earlier grades.csv is the failed row written, so that the student is not missing from it.
+    """
     assignment_parts = parts_mod.parts(Path(template) / "source" / assignment)
+    held = held_students(results)
+    earlier = (Path(out) / "grades.csv").exists()
+    if held and earlier:
+        everyone = students or sorted({r.student_id for r in results})
+        students = [s for s in everyone if s not in held]
+        results = [r for r in results if r.student_id not in held]
     try:
-        if students:
+        if held and earlier and not students:
+            pass  # nobody's results can be trusted from this run: out stays exactly as it was
+        elif students:
             summary = regrade.merge_outputs(out, results, assignment, assignment_parts, students)
         else:
             report.write_outputs(out, results, assignment, summary, assignment_parts)
@@ -49,7 +75,15 @@ def write(out: Path, results: list, assignment: str, summary: str, template: Pat
         raise RecordsError(str(err)) from err
     except OSError as err:
         raise RecordsError(f"The results could not be written to {out}: {err}") from err
-    if gradebook_url:
+    if held:
+        note = incomplete_note(held, earlier, out)
+        summary += note
+        if students or not earlier:  # a summary.txt was written by this run: it says so too
+            with open(Path(out) / "summary.txt", "a", encoding="utf-8") as handle:
+                handle.write(note)
+    results = [r for r in results if r.student_id not in held]
+    intakes = [s for s in intakes if s.student_id not in held]
+    if gradebook_url and results:
         due = late.LatePolicy.from_config(course_config or Config(), assignment).due
         try:
             gradebook.record(gradebook_url, template, assignment, results,

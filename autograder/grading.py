@@ -93,6 +93,9 @@ class NotebookResult:
     seconds_late: float = 0.0
     late_penalty: float = 0.0
     source: str = ""  # the folder or .zip in the submissions folder this came from
+    # True when the grader itself failed (no worker, a lost scheduler, a grader bug): the row says
+    # nothing about the learner's work, so it never replaces an earlier result (course_records.write).
+    grader_failed: bool = False
 
     feedback_path: str | None = None
     autograded_path: str | None = None
@@ -597,6 +600,13 @@ def failed_result(student: str, notebook: str, max_score: float, reason: str) ->
     return result
 
 
+def grader_failure(student: str, notebook: str, max_score: float, reason: str) -> NotebookResult:
+    """A row for a notebook the grader could not grade through no fault of the learner's."""
+    result = failed_result(student, notebook, max_score, reason)
+    result.grader_failed = True
+    return result
+
+
 def ungraded_result(student: str, notebook: str) -> NotebookResult:
     """A notebook without graded cells: nothing to score, so its cells are not run (it would only cost time)."""
     result = NotebookResult(student_id=student, notebook=notebook, score=0.0, max_score=0.0, status="graded",
@@ -657,7 +667,7 @@ def grade_student(settings: Settings, student: str, notebooks: dict[str, str | N
             try:
                 results.append(grade_notebook(settings, student, name, Path(path), maxima.get(name, 0.0)))
             except Exception as err:  # never lose the other notebooks to one grader bug
-                results.append(failed_result(
+                results.append(grader_failure(
                     student, name, maxima.get(name, 0.0),
                     f"The grader itself failed on this notebook ({type(err).__name__}: {err}). "
                     "This is not the learner's fault: run the grade command again, and report it if it repeats."))

@@ -86,6 +86,12 @@ class Cluster(Service):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
+    def kill_scheduler(self) -> None:
+        """SIGKILL the scheduler: the cluster is gone for every client and worker."""
+        assert self.scheduler is not None
+        os.kill(self.scheduler.pid, signal.SIGKILL)
+        self.scheduler.wait(timeout=30)
+
     def stop(self) -> None:
         procs = [*self.workers.values(), *([self.scheduler] if self.scheduler else [])]
         for proc in procs:

@@ -87,6 +87,43 @@ def test_a_worker_killed_mid_batch_loses_no_student(tmp_path, course, loopback):
     assert processes_with(victim_dir) == []
 
 
+class _KillSchedulerOnFirstResult(_KillOnFirstStudent):
+    def write(self, text: str) -> None:
+        self.lines.append(text)
+        if text.startswith("[") and self.killed_at is None:
+            self.loopback.kill_scheduler()
+            self.killed_at = len(self.lines)
+
+
+def test_a_lost_scheduler_keeps_the_earlier_results_and_says_the_batch_is_incomplete(tmp_path, course, loopback):
+    """Issue 23.2: a killed scheduler wrote 'failed' rows over a complete earlier run and exited 0."""
+    source, rel = course
+    out = tmp_path / "out"
+    first = batch.grade_submissions(_class(tmp_path / "class", rel), out, None, source_root=source, cell_timeout=30,
+                                    work_root=tmp_path / "work", progress_stream=open(os.devnull, "w"),
+                                    scheduler=loopback.address)
+    assert first.incomplete == []
+    earlier = {(r["student_id"], r["notebook"]): r for r in report.read_csv(out / "grades.csv")}
+    assert {r["status"] for r in earlier.values()} == {"graded"}
+    # Second run: every answer wrong, so a row this run wrote can be told from an earlier one.
+    wrong = tmp_path / "wrong"
+    for name in STUDENTS:
+        synth.write_student(wrong / name, {n: synth.student_notebook(rel[n], {"answer_double": "def double(x):\n"
+                                           "    import time; time.sleep(1); return 0"}) for n in synth.MAX})
+    stream = _KillSchedulerOnFirstResult(loopback, "")
+    second = batch.grade_submissions(wrong, out, None, source_root=source, cell_timeout=30,
+                                     work_root=tmp_path / "work2", progress_stream=stream, scheduler=loopback.address)
+    assert stream.killed_at is not None, stream.lines
+    assert second.incomplete, "the batch lost its scheduler yet says it is complete"
+    lost = [r for r in second.results if r.grader_failed]
+    assert lost and all("stopped answering" in r.reason for r in lost), [r.reason for r in lost]
+    now = {(r["student_id"], r["notebook"]): r for r in report.read_csv(out / "grades.csv")}
+    for student in second.incomplete:  # every earlier row of theirs, exactly as it was
+        assert {k: v for k, v in now.items() if k[0] == student} == {k: v for k, v in earlier.items()
+                                                                       if k[0] == student}
+    assert "INCOMPLETE" in second.summary and ", ".join(second.incomplete[:3]) in second.summary
+
+
 def test_grade_takes_the_cluster_from_dask_scheduler_address(tmp_path, loopback):
     """The real command line, on the course's own notebooks, told only by Dask's own variable."""
     from autograder.paths import SAMPLE_CLASS
