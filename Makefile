@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` from PATH, so the environment's bin/ goes first.
 RUN := PATH="$(BIN):$$PATH" COURSE_ROOT="$(CURDIR)"
 
-.PHONY: env grade test bench lab release lock browser sandbox postgres clean drift
+.PHONY: env grade test bench lab release lock browser sandbox postgres clean drift portability
 
 env: $(STAMP)
 
@@ -37,6 +37,11 @@ grade: env sandbox
 
 test: env browser sandbox postgres
 	$(RUN) "$(PY)" -m pytest -q
+
+# The README's commands from fresh clones under /tmp (paths with a space): Debian's python3.11 as an
+# unprivileged user made for it, then pyenv's 3.12 and 3.13 (tools/portability.py; needs the registry).
+portability: env sandbox
+	$(RUN) "$(PY)" tools/portability.py $(if $(CASE),--case $(CASE))
 
 # Benchmarks, not tests: each section measures its alternatives side by side in one run.
 bench: env sandbox
