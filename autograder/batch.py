@@ -293,7 +293,7 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                 "Grading was not affected (every notebook used a private copy), but check the change: "
                 f"`git status {' '.join(sorted({c.split('/')[0] for c in changed}))}` and "
                 "`git checkout -- <file>` to undo one a submission made.")
-        notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes] + ignored
+        notes = [f"{s.student_id}: {note}" for s in intakes for note in s.notes]
         renamed = {(s.student_id, name): item.found_at for s in intakes for name, item in s.notebooks.items()
                    if item.renamed and item.path is not None}
         for r in results:
@@ -311,6 +311,8 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
                     f"\nSandbox: OFF. {NO_SANDBOX_NOTE}\n")
         if notes:
             summary += "\nIntake notes:\n" + "".join(f"  {n}\n" for n in notes)
+        if ignored:  # the instructor's own files (a README, a list of names): one line, not a note each
+            summary += f"\nNot hand-ins, not graded (neither a folder nor a .zip): {', '.join(ignored)}\n"
         if warnings:
             summary += "\nWarnings:\n" + "".join(f"  {w}\n" for w in warnings)
         try:

@@ -322,7 +322,10 @@ def take_in(student_id: str, origin: Path, notebooks: list[str], dest: Path, ass
 
 def take_in_class(submissions: Path, notebooks: list[str], dest_root: Path, assignment: str,
                   ignored: list[str] | None = None) -> list[StudentIntake]:
-    """Every student of ``submissions``; each gradable notebook copied under ``dest_root/<id>/``."""
+    """Every student of ``submissions``; each gradable notebook copied under ``dest_root/<id>/``.
+
+    ``ignored`` gets the names of the files that are neither a folder nor a .zip (no student's).
+    """
     skipped: list[tuple[str, Path, str]] = []
     students = list_students(submissions, skipped)
     if not students:
@@ -340,9 +343,9 @@ def take_in_class(submissions: Path, notebooks: list[str], dest_root: Path, assi
             result.append(StudentIntake(student_id=sid, origin=origin.name, notebooks={
                 name: NotebookIntake(name=name, problem=problem) for name in notebooks}))
     for sid, entry, why in skipped:
-        if not sid:
+        if not sid:  # a README or a list of names beside the hand-ins: named once in the summary
             if ignored is not None:
-                ignored.append(f"{entry.name} was not graded: {why}")
+                ignored.append(entry.name)
             continue
         problem = (f"{entry.name} in the submissions folder was not graded: {why}. If it is a student's "
                    "hand-in, put it there as a plain folder or .zip with a name that does not start with a dot.")

@@ -128,6 +128,9 @@ def test_the_summary_names_every_student_with_total_and_failures(graded):
         line = next(line for line in summary.splitlines() if line.startswith(student))
         totals = report.per_student(result.results)[student]
         assert f"{totals['score']:g} / {totals['max']:g}" in line
+    # The sample class's own README.md and expected.csv are named once, not as an intake note each.
+    assert "Not hand-ins, not graded (neither a folder nor a .zip): README.md, expected.csv" in summary
+    assert "README.md" not in summary.split("Intake notes:")[-1].split("Not hand-ins")[0]
 
 
 def test_the_release_is_what_learners_may_get():
