@@ -167,6 +167,9 @@ def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
     made.update(("/tmp", "/dev", "/dev/shm", "/home", HOME, "/proc"))  # exist already: no --dir over them
     for path in python_paths():
         args += _ro_tree(path, made)
+    # The root is bwrap's own tmpfs, and the folders it made there (/opt, /home, the venv's parents)
+    # belong to a user-namespace sandbox's user: read-only, a write lands only where a mount allows.
+    args += ["--remount-ro", "/"]
     args += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

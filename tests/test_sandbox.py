@@ -248,7 +248,15 @@ def hostile(tmp_path_factory):
 
 def _contained(hostile, student: str) -> None:
     row = hostile["rows"][(student, "00_double")]
-    assert (row.status, row.score) == ("graded", 2), (student, row.status, row.score, row.reason)
+    assert (row.status, row.score) == ("graded", 2), (student, row.status, row.score, row.reason, _found(row))
+
+
+def _found(row) -> str:
+    """The attack's own 'found: [...]' line from the graded notebook: what it reached."""
+    if not row.autograded_path or not Path(row.autograded_path).exists():
+        return "(no graded notebook)"
+    text = Path(row.autograded_path).read_text(errors="replace")
+    return next((line for line in text.split("\\n") if "found:" in line), "(no 'found:' line)")[:600]
 
 
 @pytest.mark.parametrize("student", ["hidden", "classmates", "plant", "network", "env_home", "leftover",
