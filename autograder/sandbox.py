@@ -118,6 +118,18 @@ def _ro_tree(path: str, made: set[str]) -> list[str]:
     return args + ["--ro-bind", path, path]
 
 
+def _shelf(path: str, made: set[str]) -> str | None:
+    """For a venv in a clone under /tmp (or another writable tmpfs): the folder just below that
+    tmpfs that holds it, which gets a small tmpfs of its own, made read-only once the venv's
+    parents are in it; in the writable /tmp they would be the sandbox user's to write into."""
+    for top in ("/tmp", "/dev/shm", HOME):
+        rel = Path(path).relative_to(top).parts if path.startswith(top + "/") else ()
+        if len(rel) > 1 and f"{top}/{rel[0]}" not in made:
+            made.add(f"{top}/{rel[0]}")
+            return f"{top}/{rel[0]}"
+    return None
+
+
 def python_paths() -> list[str]:
     """The interpreter's install and the venv, as real paths (the venv's python links into the install)."""
     paths = []
@@ -165,11 +177,17 @@ def command(argv: list[str], *, kit: str, env: dict[str, str], limits: Limits,
     # bwrap mounts in order: a tmpfs hides whatever was bound beneath it before, so the Python
     # install and the venv come after the tmpfs mounts (a clone under /tmp keeps its .venv visible).
     made.update(("/tmp", "/dev", "/dev/shm", "/home", HOME, "/proc"))  # exist already: no --dir over them
+    sealed = []
     for path in python_paths():
+        shelf = _shelf(path, made)
+        if shelf:
+            sealed.append(shelf)
+            args += ["--perms", "0755", "--size", str(2**20), "--tmpfs", shelf]
         args += _ro_tree(path, made)
-    # The root is bwrap's own tmpfs, and the folders it made there (/opt, /home, the venv's parents)
+    # The root is bwrap's own tmpfs, and the folders it made (/opt, /home, the venv's parents)
     # belong to a user-namespace sandbox's user: read-only, a write lands only where a mount allows.
-    args += ["--remount-ro", "/"]
+    for mount in ["/", *sealed]:
+        args += ["--remount-ro", mount]
     args += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

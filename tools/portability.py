@@ -50,19 +50,33 @@ CASES = (
 
 
 def find_python(names: tuple[str, ...]) -> str | None:
-    """An interpreter by path, by name on PATH, or by version among pyenv's."""
+    """An interpreter by path, by name on PATH, or by version among pyenv's: its real executable.
+
+    A pyenv shim on PATH only works with pyenv's own settings (the cases run with a HOME of their
+    own), so each candidate is run once and its sys.executable is what the case uses.
+    """
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     for name in names:
         if name.startswith("/"):
-            if os.access(name, os.X_OK):
-                return name
-        elif shutil.which(name):
-            return shutil.which(name)
+            candidates = [name]
+        elif name.startswith("python"):
+            candidates = [shutil.which(name)] if shutil.which(name) else []
         else:
-            pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-            found = sorted(glob.glob(f"{pyenv}/versions/{name}.*/bin/python{name}"))
-            if found:
-                return found[-1]
+            candidates = sorted(glob.glob(f"{pyenv}/versions/{name}.*/bin/python{name}"))[::-1]
+        for candidate in candidates:
+            real = _executable(candidate)
+            if real:
+                return real
     return None
+
+
+def _executable(python: str) -> str | None:
+    try:
+        done = subprocess.run([python, "-c", "import sys; print(sys.executable)"], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 class Runner:
