@@ -266,7 +266,9 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
 
         timings["prepare"] = time.monotonic() - clock
         clock = time.monotonic()
-        progress = report.Progress({s.student_id: len(s.notebooks) for s in intakes}, progress_stream)
+        handed, late_students = course_records.handed_times(intakes, submissions, course_config, assignment)
+        progress = report.Progress({s.student_id: len(s.notebooks) for s in intakes}, progress_stream,
+                                   late=late_students)
         for r in results:
             progress.update(r)
         graded: list[NotebookResult] = []
@@ -284,7 +286,7 @@ def grade_submissions(submissions: Path, out: Path, workers: int | None = None, 
 
         timings["grading"] = time.monotonic() - clock
         clock = time.monotonic()
-        handed = course_records.apply_late_policy(results, intakes, submissions, course_config, assignment)
+        course_records.apply_late_policy(results, handed, course_config, assignment)
         warnings = []
         changed = kit.differences(repo_kit_before, kit.manifest(kit_root))
         if changed:

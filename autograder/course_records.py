@@ -1,7 +1,7 @@
 """What a batch writes after grading: late policy, grades.csv (whole or merged), the course gradebook.
 
 Kept out of batch.py so the grading engine stays about grading: batch calls
-``only`` (``--student``), ``apply_late_policy`` and ``write``.
+``only`` (``--student``), ``handed_times``, ``apply_late_policy`` and ``write``.
 """
 
 from __future__ import annotations
@@ -40,12 +40,17 @@ def only(intakes: list, students: list[str]) -> list:
     return [s for s in intakes if s.student_id in set(students)]
 
 
-def apply_late_policy(results: list, intakes: list, submissions: Path, course_config: Config | None,
-                      assignment: str) -> dict[str, late.Handed]:
+def handed_times(intakes: list, submissions: Path, course_config: Config | None,
+                 assignment: str) -> tuple[dict[str, late.Handed], set[str]]:
+    """When each student handed in, and who did so after the due date (known before grading)."""
     policy = late.LatePolicy.from_config(course_config or Config(), assignment)
     handed = {s.student_id: late.submission_time(Path(submissions) / s.origin) for s in intakes}
-    late.apply(results, handed, policy)
-    return handed
+    return handed, {sid for sid, info in handed.items() if policy.seconds_late(info.at) > 0}
+
+
+def apply_late_policy(results: list, handed: dict[str, late.Handed], course_config: Config | None,
+                      assignment: str) -> None:
+    late.apply(results, handed, late.LatePolicy.from_config(course_config or Config(), assignment))
 
 
 def write(out: Path, results: list, assignment: str, summary: str, template: Path, *, students: list[str] | None,

@@ -53,10 +53,13 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def per_student(results: list[NotebookResult]) -> dict[str, dict]:
-    table: dict[str, dict] = defaultdict(lambda: {"score": 0.0, "max": 0.0, "failed": [], "notebooks": 0})
+    table: dict[str, dict] = defaultdict(lambda: {"score": 0.0, "max": 0.0, "failed": [], "notebooks": 0,
+                                                  "late_penalty": 0.0, "late": False})
     for r in results:
         row = table[r.student_id]
         row["score"] += r.score
+        row["late_penalty"] += r.late_penalty
+        row["late"] = row["late"] or r.seconds_late > 0
         row["max"] += r.max_score
         row["notebooks"] += 1
         if r.status != "graded":
@@ -72,6 +75,8 @@ def summary_table(results: list[NotebookResult], seconds: float | None = None) -
     for student, row in rows.items():
         total = f"{fmt(row['score'])} / {fmt(row['max'])}"
         failed = f"{len(row['failed'])} ({', '.join(sorted(row['failed']))})" if row["failed"] else "0"
+        if row["late"]:  # the total is after the penalty: say so, or it contradicts the progress lines
+            failed += f"; late, penalty {fmt(row['late_penalty'])}"
         lines.append(f"{student:<{width}}  {total:>13}  {failed}")
     graded = sum(1 for r in results if r.status == "graded")
     tail = f"{len(rows)} students, {len(results)} notebooks: {graded} graded, {len(results) - graded} failed"
@@ -127,8 +132,9 @@ def write_outputs(out: Path, results: list[NotebookResult], assignment: str, sum
 class Progress:
     """A progress bar on a terminal, one line per finished student elsewhere (logs, CI)."""
 
-    def __init__(self, students: dict[str, int], stream=None) -> None:
+    def __init__(self, students: dict[str, int], stream=None, late: set[str] = frozenset()) -> None:
         self.stream = stream or sys.stderr
+        self.late = late  # handed in after the due date: the penalty comes after grading
         self.left = dict(students)  # notebooks still to come, per student
         self.done_students = 0
         self.total = sum(students.values())
@@ -160,7 +166,8 @@ class Progress:
         elif finished:
             failed = f", {row[2]} failed" if row[2] else ""
             self.stream.write(f"[{self.done_students}/{len(self.left)}] {result.student_id}: "
-                              f"{fmt(row[0])} / {fmt(row[1])}{failed} "
+                              f"{fmt(row[0])} / {fmt(row[1])}{failed}"
+                              f"{' before the late penalty' if result.student_id in self.late else ''} "
                               f"({time.monotonic() - self.started:.0f} s)\n")
             self.stream.flush()
 

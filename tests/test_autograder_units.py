@@ -51,6 +51,10 @@ def test_summary_table_gives_totals_and_failures_per_student():
     assert "2 / 5" in ann and "1 (01)" in ann
     assert "3.5 / 5" in bob and bob.rstrip().endswith("0")
     assert "2 students, 4 notebooks: 3 graded, 1 failed" in table
+    late = _result("cleo", "00", 0, 2)
+    late.seconds_late, late.late_penalty = 3600, 1.5
+    cleo = next(line for line in report.summary_table([late]).splitlines() if line.startswith("cleo"))
+    assert "0 / 2" in cleo and cleo.rstrip().endswith("late, penalty 1.5")
 
 
 def test_progress_prints_one_line_per_finished_student_when_not_a_terminal():
@@ -63,6 +67,10 @@ def test_progress_prints_one_line_per_finished_student_when_not_a_terminal():
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[1/2] ann: 2 / 5, 1 failed")
     assert lines[1].startswith("[2/2] bob: 1 / 2")
+
+    stream = io.StringIO()
+    report.Progress({"cleo": 1}, stream, late={"cleo"}).update(_result("cleo", "00", 2, 2))
+    assert stream.getvalue().startswith("[1/1] cleo: 2 / 2 before the late penalty (")
 
 
 def test_outputs_replace_the_previous_run_whole(tmp_path):
