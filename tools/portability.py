@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fnmatch
 import glob
 import os
 import pwd
@@ -29,6 +30,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = "crewcheck"
+# What the course, CrewAI, Dask, pytest, bwrap and tempfile name their folders: a case run as root
+# sees every user's new entries in /tmp, so only these count there (the unprivileged case counts
+# everything its user owns).
+OURS = ("crew*", "dask*", "tmp*", "pytest-of-*", "pymp-*", "mp-*", "psm_*", "sem.*", "wrk_*", "*.sock",
+        "jupyter*", "ipykernel*", "nbgrader*", "crewai*", "chroma*", "*.db", "*.lock", "*.pid", ".s.PGSQL*")
 STEP_TIMEOUT = 1500  # seconds: make env on 2 shared cores takes 2-3 minutes, make grade 1.5-2.5
 
 
@@ -183,6 +189,11 @@ def leftovers(runner: Runner, before: set[str], user: pwd.struct_passwd | None, 
     left = sorted(p.name for p in runner.tmp.iterdir())
     failures = [f"left in its TMPDIR: {', '.join(left[:5])}"] if left else []
     new = sorted(temp_entries(user) - before - {str(folder)})
+    if user is None:  # as root every user's files show: count only names the project and its tools make
+        others = [p for p in new if not any(fnmatch.fnmatch(os.path.basename(p), o) for o in OURS)]
+        if others:
+            print(f"    (new in /tmp or /dev/shm while it ran, not counted: {', '.join(others[:5])})", flush=True)
+        new = [p for p in new if p not in others]
     if new:
         failures.append(f"left in /tmp or /dev/shm: {', '.join(new[:5])}")
     return failures
