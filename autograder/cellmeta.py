@@ -1,4 +1,4 @@
-"""A sanitize step nbgrader needs before it restores cells.
+"""The sanitize steps nbgrader needs around restoring cells.
 
 With ``OverwriteCells.add_missing_cells = True`` (needed so that a deleted
 test cell comes back and is graded), nbgrader 0.9.6 crashes with
@@ -12,7 +12,8 @@ their nbgrader metadata is dropped before ``OverwriteCells`` runs.
 from __future__ import annotations
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader import utils
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 
 
 class DropUnknownCellMetadata(NbGraderPreprocessor):
@@ -33,3 +34,26 @@ class DropUnknownCellMetadata(NbGraderPreprocessor):
             if not isinstance(nbgrader, dict) or nbgrader.get("grade_id") not in known:
                 del meta["nbgrader"]
         return nb, resources
+
+
+class OverwriteReleasedCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, without the false alarm on an untouched test cell.
+
+    The gradebook keeps a locked cell's checksum from the source notebook, hidden tests
+    included, and the release stores the checksum of the cell without them. So every test cell
+    with hidden tests, handed in untouched, made stock ``autograde`` print "Attribute 'checksum'
+    for cell ... has changed!" (jupyter/nbgrader#1961). For the instructor that reads like
+    tampering. A cell whose source still matches the checksum the release wrote into it is as
+    released, and is not reported. Every locked cell is still restored from the gradebook, and an
+    edited one is still reported (tests/test_nbgrader_stock.py).
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        released = cell.get("metadata", {}).get("nbgrader", {}).get("checksum")
+        self._as_released = bool(released) and utils.compute_checksum(cell) == released
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name, attr, old, new) -> None:
+        if attr == "checksum" and getattr(self, "_as_released", False):
+            return
+        super().report_change(name, attr, old, new)

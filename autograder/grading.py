@@ -227,13 +227,14 @@ def _config(settings: Settings, root: Path, student: str, notebook: str, kernel_
 
     from nbgrader.preprocessors import OverwriteCells
 
-    from autograder.cellmeta import DropUnknownCellMetadata
+    from autograder.cellmeta import DropUnknownCellMetadata, OverwriteReleasedCells
 
     sanitize = []
     for step in Autograde.class_traits()["sanitize_preprocessors"].default():
         if step is OverwriteCells:
-            sanitize.append(DropUnknownCellMetadata)
-        sanitize.append(step)
+            sanitize += [DropUnknownCellMetadata, OverwriteReleasedCells]
+        else:
+            sanitize.append(step)
     c.Autograde.sanitize_preprocessors = sanitize
     steps = [execute_mod.GradingExecute if step is Execute else step
              for step in Autograde.class_traits()["autograde_preprocessors"].default()]

@@ -129,7 +129,7 @@ def configure(c, root: str | os.PathLike) -> None:
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, OverwriteCells
 
-    from autograder.cellmeta import DropUnknownCellMetadata
+    from autograder.cellmeta import DropUnknownCellMetadata, OverwriteReleasedCells
 
     root = str(Path(root).resolve())
     c.CourseDirectory.root = root
@@ -139,14 +139,15 @@ def configure(c, root: str | os.PathLike) -> None:
     c.CourseDirectory.ignore = list(IGNORE)
 
     # autograde: unknown metadata dropped, then deleted test cells restored and graded.
-    c.OverwriteCells.add_missing_cells = True
+    c.OverwriteCells.add_missing_cells = True  # OverwriteReleasedCells inherits it
     from autograder.late import ApplyDueDate
 
     sanitize = [ApplyDueDate]  # the configured due date into the gradebook, for AssignLatePenalties
     for step in Autograde.class_traits()["sanitize_preprocessors"].default():
         if step is OverwriteCells:
-            sanitize.append(DropUnknownCellMetadata)
-        sanitize.append(step)
+            sanitize += [DropUnknownCellMetadata, OverwriteReleasedCells]
+        else:
+            sanitize.append(step)
     c.Autograde.sanitize_preprocessors = sanitize
     c.Autograde.autograde_preprocessors = [
         CourseExecute if step is Execute else step

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -175,6 +176,27 @@ def test_the_course_kit_and_the_checks_cannot_be_faked_on_this_path(stock):
     # ... and the real kit was not touched.
     assert "def __getattr__(name):\n    return lambda" not in (ROOT / "autograder").joinpath(
         *(("checks", "__init__.py") if (ROOT / "autograder" / "checks").is_dir() else ("checks.py",))).read_text()
+
+
+def test_autograde_reports_edited_test_cells_and_no_untouched_one(stock):
+    """nbgrader alone reports every untouched test cell with hidden tests as changed (nbgrader#1961)."""
+    course, steps = stock
+    reported = set(re.findall(r"Attribute 'checksum' for cell (\S+) has changed", steps["autograde"].stderr))
+
+    def as_graded(cell):  # what a learner can change in a locked cell that nbgrader puts back
+        return cell.source, cell.cell_type, cell.metadata.nbgrader.get("points")
+
+    released = {c.metadata.nbgrader["grade_id"]: as_graded(c)
+                for path in (course / "release" / ASSIGNMENT).glob("*.ipynb")
+                for c in nbformat.read(str(path), as_version=4).cells if c.metadata.get("nbgrader", {}).get("locked")}
+    edited = {c.metadata.nbgrader["grade_id"]
+              for path in (course / "submitted").glob(f"*/{ASSIGNMENT}/*.ipynb")
+              for c in nbformat.read(str(path), as_version=4).cells
+              if c.metadata.get("nbgrader", {}).get("grade_id") in released
+              and as_graded(c) != released[c.metadata.nbgrader["grade_id"]]}
+    if "hal_messy" in STUDENTS:  # hal edits one test to `pass` and gives another 50 points
+        assert {"test_async_overlap", "test_mixed_dag"} <= edited
+    assert reported == edited, (sorted(reported), sorted(edited))
 
 
 def test_deleted_and_edited_tests_are_restored_and_huge_output_is_cut(stock):
