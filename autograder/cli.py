@@ -138,13 +138,12 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace, out: Path) -> int:
     from autograder import exports
 
-    for fmt in getattr(args, "export", []) or []:
-        target = out / f"{fmt}.csv"
-        try:
-            notes = exports.write(fmt, out / "grades.csv", target, ASSIGNMENT, args.roster)
-        except (exports.ExportError, OSError) as err:
-            print(f"The {fmt} export could not be written: {err}", file=sys.stderr)
-            return 2
+    try:
+        written = exports.refresh(out, getattr(args, "export", []) or [], ASSIGNMENT, args.roster)
+    except (exports.ExportError, OSError) as err:
+        print(f"An export could not be written: {err}", file=sys.stderr)
+        return 2
+    for fmt, target, notes in written:
         print(f"{fmt.capitalize()} import file: {_where(target)}" + "".join(f"\n  note: {n}" for n in notes))
     return 0
 

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 ROSTER_FIELDS = ("name", "canvas_id", "sis_user_id", "sis_login_id", "section", "email", "username", "idnumber")
 FORMATS = ("canvas", "moodle")
+# Beside grades.csv: which exports this --out holds and the roster each was written with.
+RECORD = ".exports.json"
 
 
 class ExportError(Exception):
@@ -126,3 +129,38 @@ def write(fmt: str, grades_csv: Path, out_file: Path, assignment: str, roster_pa
             notes.append(f"{len(missing)} student(s) not in the roster, written with the course id as login: "
                          + ", ".join(missing[:10]))
     return notes
+
+
+def refresh(out: Path, requested: list[str], assignment: str,
+            roster_path: Path | None = None) -> list[tuple[str, Path, list[str]]]:
+    """Write the requested exports, and rewrite every other one ``out`` holds from its grades.csv.
+
+    A grade run (a ``--student`` regrade too) replaces grades.csv but leaves OUT/moodle.csv and
+    OUT/canvas.csv alone: an export it was not asked for would keep the old scores (issue 23.5).
+    Each such file is rewritten with the roster it was written with last time. Returns
+    ``(format, file, notes)`` for each file written.
+    """
+    record = _read_record(out)
+    wanted = {fmt: str(Path(roster_path).resolve()) if roster_path else None for fmt in requested}
+    for fmt in FORMATS:
+        if fmt not in wanted and (out / f"{fmt}.csv").exists():
+            wanted[fmt] = record.get(fmt)
+    written = []
+    for fmt, roster in wanted.items():
+        target = out / f"{fmt}.csv"
+        notes = write(fmt, out / "grades.csv", target, assignment, Path(roster) if roster else None)
+        if fmt not in requested:
+            notes.insert(0, "rewritten from the new grades.csv (an earlier run wrote this file)")
+        written.append((fmt, target, notes))
+    if written:
+        (out / RECORD).write_text(json.dumps(wanted, indent=1, sort_keys=True), encoding="utf-8")
+    return written
+
+
+def _read_record(out: Path) -> dict[str, str | None]:
+    try:
+        record = json.loads((out / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in record.items() if k in FORMATS and (v is None or isinstance(v, str))} \
+        if isinstance(record, dict) else {}

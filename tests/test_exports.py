@@ -102,6 +102,25 @@ def test_export_command_writes_from_an_existing_grades_csv(grades, roster):
     assert (grades.parent / "moodle.csv").read_text().startswith("Full name,Email address,Username")
 
 
+def test_a_new_grades_csv_rewrites_every_export_the_folder_holds_with_its_own_roster(grades, roster):
+    """A --student regrade asked for canvas only: the moodle.csv an earlier run wrote must not keep old scores."""
+    out = grades.parent
+    exports.refresh(out, ["moodle"], ASSIGNMENT, roster)
+    bob = [NotebookResult(student_id="bob", notebook="03_async", score=8, max_score=8, status="graded")]
+    results = [r for r in _results() if (r.student_id, r.notebook) != ("bob", "03_async")] + bob
+    grades.write_text(report.csv_text(results, ASSIGNMENT, parts(SOURCE / ASSIGNMENT)))
+
+    written = exports.refresh(out, ["canvas"], ASSIGNMENT, None)
+
+    assert [(fmt, path.name) for fmt, path, _ in written] == [("canvas", "canvas.csv"), ("moodle", "moodle.csv")]
+    assert "rewritten from the new grades.csv" in written[1][2][0]
+    moodle = {row[0]: row for row in _rows((out / "moodle.csv").read_text())}
+    assert moodle["Bobson, Bob"][4] == "10", "moodle.csv still holds bob's old total (2 + 0)"
+    assert moodle["Bobson, Bob"][2] == "bbobson", "the rewrite dropped the roster moodle.csv was written with"
+    canvas = {row[0]: row for row in _rows((out / "canvas.csv").read_text())}
+    assert "bob" in canvas and canvas["bob"][3] == "bob"  # no roster asked for canvas: the id is the login
+
+
 def test_parts_are_numbered_by_exercise_and_test_cell_order_from_the_release_metadata():
     found = parts(RELEASE / ASSIGNMENT)
     assert [p.label for p in found if p.notebook == "01_sequential"] == ["1.1", "1.2", "1.3", "1.4"]
