@@ -36,7 +36,7 @@ grade: env sandbox
 	$(RUN) "$(PY)" -m autograder demo
 
 test: env browser sandbox postgres
-	$(RUN) "$(PY)" -m pytest -q
+	$(RUN) "$(PY)" -m pytest -q -n auto --dist loadfile --durations=20
 
 # The README's commands from fresh clones under /tmp (paths with a space): Debian's python3.11 as an
 # unprivileged user made for it, then pyenv's 3.12 and 3.13 (tools/portability.py; needs the registry).
