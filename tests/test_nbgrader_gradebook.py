@@ -170,6 +170,26 @@ def test_a_manual_override_survives_a_regrade_of_that_student(graded):
         assert row.manual_score == 0.5 and row.auto_score == 1 and row.needs_manual_grade
 
 
+def test_recording_a_new_student_says_no_sqlalchemy_warning_and_writes_every_row(graded):
+    """nbgrader's add_submission made SQLAlchemy warn three times per new student, in grade's output."""
+    import dataclasses
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    results = [dataclasses.replace(r, student_id="zoe") for r in graded["first"].results if r.student_id == "ann"]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        gradebook.record(graded["db_url"], _template(graded), ASSIGNMENT, results, {})
+    assert [str(w.message)[:80] for w in said if w.category.__name__ == "SAWarning"] == []
+    with Gradebook(graded["db_url"], "crew-processes") as gb:
+        zoe = {nb.name: nb.score for nb in gb.find_submission(ASSIGNMENT, "zoe").notebooks}
+        for r in results:  # every notebook, grade and score row was written
+            assert zoe[r.notebook] == sum(float(auto) for auto, _ in (r.cells or {}).values()), r.notebook
+        assert sum(zoe.values()) > 0
+        gb.remove_student("zoe")  # the other tests count the class
+
+
 def _template(graded) -> Path:
     """A template course like the batch's (the batch removes its own)."""
     from autograder import workspace
