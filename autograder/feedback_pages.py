@@ -28,7 +28,7 @@ from nbformat.notebooknode import NotebookNode
 from traitlets import List
 from traitlets.config import Config
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from autograder.paths import ROOT
 
@@ -116,8 +116,18 @@ def scrub_hidden_tests(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
+def _display_priority() -> List:
+    """nbconvert's HTML exporter configures ``display_data_priority`` for every step it runs;
+    ``NbGraderPreprocessor`` declares that trait without ``config=True``, so each of nbgrader's
+    own steps made ``generate_feedback`` warn "Config option `display_data_priority` not
+    recognized" (tests/test_nbgrader_stock.py). Declared configurable, it is taken quietly."""
+    return List(NbGraderPreprocessor.class_traits()["display_data_priority"].default()).tag(config=True)
+
+
 class ScrubHiddenTests(NbGraderPreprocessor):
     """``scrub_hidden_tests`` as a feedback step (before the hidden regions are cut from the test cells)."""
+
+    display_data_priority = _display_priority()
 
     def preprocess(self, nb, resources):
         return scrub_hidden_tests(nb), resources
@@ -125,6 +135,8 @@ class ScrubHiddenTests(NbGraderPreprocessor):
 
 class SanitizeOutputs(NbGraderPreprocessor):
     """Short errors in test cells; no absolute path anywhere in the outputs."""
+
+    display_data_priority = _display_priority()
 
     roots = List([], help="[prefix, replacement] pairs for absolute paths").tag(config=True)
 
@@ -152,24 +164,29 @@ class SanitizeOutputs(NbGraderPreprocessor):
         return cell, resources
 
 
-def _clear_hidden_tests_class():
-    from nbgrader.preprocessors import ClearHiddenTests
+class ClearHiddenTestsInTestCells(ClearHiddenTests):
+    """Hidden tests are cut from test cells only.
 
-    class ClearHiddenTestsInTestCells(ClearHiddenTests):
-        """Hidden tests are cut from test cells only.
+    nbgrader's own step reads every cell, and raises on a learner's cell that merely
+    contains the words ``### BEGIN HIDDEN TESTS`` (no END, or outside a graded cell), so
+    that learner got no feedback page at all. Hidden tests only ever live in test cells,
+    which the grader restored from the gradebook, so nothing hidden is left behind.
+    """
 
-        nbgrader's own step reads every cell, and raises on a learner's cell that merely
-        contains the words ``### BEGIN HIDDEN TESTS`` (no END, or outside a graded cell), so
-        that learner got no feedback page at all. Hidden tests only ever live in test cells,
-        which the grader restored from the gradebook, so nothing hidden is left behind.
-        """
+    display_data_priority = _display_priority()
 
-        def preprocess_cell(self, cell, resources, cell_index):
-            if cell.cell_type == "code" and is_test_cell(cell):
-                return super().preprocess_cell(cell, resources, cell_index)
-            return cell, resources
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and is_test_cell(cell):
+            return super().preprocess_cell(cell, resources, cell_index)
+        return cell, resources
 
-    return ClearHiddenTestsInTestCells
+
+def feedback_steps() -> list[type]:
+    """``GenerateFeedback.preprocessors`` for both paths: ``grade``'s and stock ``generate_feedback``."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    return [GetGrades, ScrubHiddenTests, ClearHiddenTestsInTestCells, SanitizeOutputs, CSSHTMLHeaderPreprocessor]
 
 
 class _TemplateCache:
@@ -214,13 +231,9 @@ _EXPORTER = None
 
 
 def feedback_config(autograde_config: Config, roots: list[tuple[str, str]] | None = None) -> Config:
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import GetGrades
-
     c = Config()
     c.CourseDirectory = autograde_config.CourseDirectory
-    c.GenerateFeedback.preprocessors = [GetGrades, ScrubHiddenTests, _clear_hidden_tests_class(), SanitizeOutputs,
-                                        CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = feedback_steps()
     c.SanitizeOutputs.roots = [list(pair) for pair in (roots or path_roots())]
     global _EXPORTER
     if _EXPORTER is None:

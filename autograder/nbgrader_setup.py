@@ -125,9 +125,8 @@ def _feedback_exporter():
 
 def configure(c, root: str | os.PathLike) -> None:
     """Set the course's nbgrader configuration on ``c`` (the ``get_config()`` of nbgrader_config.py)."""
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, OverwriteCells
+    from nbgrader.preprocessors import Execute, OverwriteCells
 
     from autograder.cellmeta import DropUnknownCellMetadata, OverwriteReleasedCells
 
@@ -160,9 +159,7 @@ def configure(c, root: str | os.PathLike) -> None:
     c.GradingExecute.max_notebook_output = MAX_CELL_OUTPUT * 10
 
     # generate_feedback: no hidden test, a test's error as one line, no absolute path.
-    c.GenerateFeedback.preprocessors = [GetGrades, feedback_pages.ScrubHiddenTests, ClearHiddenTests,
-                                        feedback_pages.SanitizeOutputs,
-                                        CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = feedback_pages.feedback_steps()
     c.SanitizeOutputs.roots = [list(pair) for pair in feedback_pages.path_roots(extra=[(root, "")])]
     c.GenerateFeedback.exporter_class = _feedback_exporter()
 

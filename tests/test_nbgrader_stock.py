@@ -93,6 +93,13 @@ def test_every_stock_command_succeeds(stock):
         assert done.returncode == 0, f"{name}:\n{done.stderr[-3000:]}"
 
 
+def test_generate_feedback_warns_about_no_configuration_of_ours(stock):
+    """nbconvert configures display_data_priority for every step; nbgrader's steps declared it unconfigurable."""
+    _, steps = stock
+    said = [line for line in steps["generate_feedback"].stderr.splitlines() if "not recognized" in line]
+    assert said == [], "\n".join(said)
+
+
 def test_stock_scores_match_the_expected_scores_per_notebook_and_in_export(stock):
     from nbgrader.api import Gradebook
 
