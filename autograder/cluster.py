@@ -32,6 +32,7 @@ The guarantees of the pool this replaces hold per task:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -407,6 +408,20 @@ def _local_cluster(workers: int, local_directory: Path):
                             local_directory=str(local_directory), memory_limit=0, silence_logs=logging.ERROR)
 
 
+class _LostSchedulerNoise(logging.Filter):
+    """Dask's client says a lost scheduler in its own words: "Failed to reconnect to scheduler
+    after 30.00 seconds, closing client", then two raw ``CancelledError`` tracebacks as it closes
+    (issue 23.2). The batch says it once, in each row it could not grade and in the INCOMPLETE
+    summary, so these records are dropped while a ``Connection`` is open; any other error of
+    Dask's is still shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        closing = record.exc_info is not None and isinstance(record.exc_info[1], (CancelledError, asyncio.CancelledError))
+        return not (closing or record.getMessage().startswith("Failed to reconnect to scheduler"))
+
+
 class Connection:
     """The cluster ``grade`` works on, reached (or started) in a thread of its own.
 
@@ -421,6 +436,8 @@ class Connection:
         self.cluster = self.client = None
         self.error: BaseException | None = None
         self.began = time.monotonic()
+        self.quiet = _LostSchedulerNoise()
+        logging.getLogger("distributed.client").addFilter(self.quiet)
         self.thread = threading.Thread(target=self._connect, name="dask-connect", daemon=True)
         self.thread.start()
 
@@ -452,6 +469,7 @@ class Connection:
         if self.cluster is not None:
             self.cluster.close()
         self.client = self.cluster = None
+        logging.getLogger("distributed.client").removeFilter(self.quiet)
 
 
 def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, workers: int,

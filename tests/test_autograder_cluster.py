@@ -8,6 +8,7 @@ the loopback cluster this module starts, every process it starts is stopped at t
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -95,6 +96,15 @@ class _KillSchedulerOnFirstResult(_KillOnFirstStudent):
             self.killed_at = len(self.lines)
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_a_lost_scheduler_keeps_the_earlier_results_and_says_the_batch_is_incomplete(tmp_path, course, loopback):
     """Issue 23.2: a killed scheduler wrote 'failed' rows over a complete earlier run and exited 0."""
     source, rel = course
@@ -111,8 +121,17 @@ def test_a_lost_scheduler_keeps_the_earlier_results_and_says_the_batch_is_incomp
         synth.write_student(wrong / name, {n: synth.student_notebook(rel[n], {"answer_double": "def double(x):\n"
                                            "    import time; time.sleep(1); return 0"}) for n in synth.MAX})
     stream = _KillSchedulerOnFirstResult(loopback, "")
-    second = batch.grade_submissions(wrong, out, None, source_root=source, cell_timeout=30,
-                                     work_root=tmp_path / "work2", progress_stream=stream, scheduler=loopback.address)
+    dask_said = _Records()
+    client_log = logging.getLogger("distributed.client")
+    client_log.addHandler(dask_said)
+    try:
+        second = batch.grade_submissions(wrong, out, None, source_root=source, cell_timeout=30,
+                                         work_root=tmp_path / "work2", progress_stream=stream,
+                                         scheduler=loopback.address)
+    finally:
+        client_log.removeHandler(dask_said)
+    # Dask's own "Failed to reconnect" and its CancelledError tracebacks: the rows and summary say it once.
+    assert [r.getMessage()[:80] for r in dask_said.records if r.levelno >= logging.ERROR] == []
     assert stream.killed_at is not None, stream.lines
     assert second.incomplete, "the batch lost its scheduler yet says it is complete"
     lost = [r for r in second.results if r.grader_failed]
