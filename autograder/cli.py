@@ -11,6 +11,9 @@
         and write the learning platform's import file (autograder/exports.py).
     export canvas|moodle [--out DIR] [--roster FILE]
         The platform import file from an existing --out/grades.csv.
+    collect SUBMISSIONS [--course-dir DIR]
+        A class's download into nbgrader's submitted/, as nbgrader's collect leaves
+        it, for nbgrader's own commands (autograder/collect.py).
     release [--no-execute]
         Regenerate release/ from source/ with nbgrader (and the sample class
         from both), then verify it.
@@ -148,6 +151,19 @@ def _export(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from autograder import collect, nbgrader_setup
+
+    try:
+        exchange = nbgrader_setup.load_course_config(args.course_dir).Exchange.get("root")
+        lines = collect.collect(args.submissions, args.course_dir, ASSIGNMENT, Path(exchange) if exchange else None)
+    except (collect.CollectError, OSError) as err:
+        print(f"Nothing was collected: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
 def _release(args: argparse.Namespace) -> int:
     from autograder import release_check
 
@@ -213,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("export", nargs=1, choices=("canvas", "moodle"))
     export.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the folder holding grades.csv")
     export.add_argument("--roster", type=Path, default=None)
+    gather = commands.add_parser("collect", help="a class's download into nbgrader's submitted/ (path 1)")
+    gather.add_argument("submissions", type=Path, help="one folder or .zip per student, as the platform gives them")
+    gather.add_argument("--course-dir", type=Path, default=ROOT, help="the nbgrader course directory")
     args = parser.parse_args(argv)
 
     if args.command == "grade":
@@ -225,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         return _export(args, args.out)
+    if args.command == "collect":
+        return _collect(args)
     if args.command == "demo":
         args.no_execute = False
         args.regenerate = False
