@@ -16,14 +16,39 @@ sys.path.insert(0, str(ROOT))
 
 import course  # noqa: E402  (sets the offline environment before crewai loads)
 
+_BEFORE = pytest.StashKey[set]()
+
 
 @pytest.fixture
 def root() -> Path:
     return ROOT
 
 
+# Names the course and the grader give their temporary folders (course/offline.py, autograder/, Dask's
+# scratch space): none may outlive a test run, even one whose processes a test killed (issue 21).
+LEFT_BEHIND = ("crew-*", "dask-scratch-space", "dask-worker-space")
+
+
+def _ours_in_temp() -> set[str]:
+    import fnmatch
+    import tempfile
+
+    found = set()
+    for folder in {Path(tempfile.gettempdir()), Path("/dev/shm")}:
+        if folder.is_dir():
+            found |= {str(p) for p in folder.iterdir() if any(fnmatch.fnmatch(p.name, n) for n in LEFT_BEHIND)}
+    return found
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the run's own process, not an xdist worker
+        session.config.stash[_BEFORE] = _ours_in_temp()
+
+
+@pytest.hookimpl(trylast=True)  # in the run's own process: after xdist has ended its workers
 def pytest_sessionfinish(session, exitstatus):
-    """Let crews that tests left running in worker threads (timeout tests) finish.
+    """Let crews that tests left running in worker threads (timeout tests) finish, then fail the run
+    if it left a folder of the course's in the temp dir.
 
     Otherwise CrewAI's agent flows die mid-step at interpreter shutdown and print
     "cannot schedule new futures after shutdown" tracebacks after the summary.
@@ -42,3 +67,9 @@ def pytest_sessionfinish(session, exitstatus):
     from crewai.events import crewai_event_bus
 
     crewai_event_bus.flush()
+    before = session.config.stash.get(_BEFORE, None)
+    left = sorted(_ours_in_temp() - before) if before is not None else []
+    if left:
+        print(f"\nThe test run left {len(left)} folder(s) of the course's in the temp dir: {', '.join(left[:5])}. "
+              "A test (or the code it runs) does not clean up after itself.", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -25,8 +25,11 @@ SCHEDULER = ("import sys; sys.modules['autograder'] = None; sys.modules['course'
              "from distributed.cli.dask_scheduler import main; main()")
 
 
-def _env(config: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+def _env(config: dict[str, str] | None, tmp: Path) -> dict[str, str]:
+    # TMPDIR in the test's folder: a worker the test kills cannot remove its crew-course-<pid>
+    # storage, and the scheduler makes dask-scratch-space there; neither may be left in /tmp.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               TMPDIR=str(tmp))
     env.pop("DASK_SCHEDULER_ADDRESS", None)
     env.update(config or {})
     return env
@@ -42,16 +45,18 @@ class Cluster(Service):
         self.scheduler: subprocess.Popen | None = None
         self.workers: dict[str, subprocess.Popen] = {}
         self.address = ""
+        self.tmp = base / "tmp"
 
     def _log(self, name: str):
         return open(self.base / f"{name}.log", "ab")
 
     def start(self) -> "Cluster":
         self.base.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(exist_ok=True)
         info = self.base / "scheduler.json"
         self.scheduler = subprocess.Popen(
             [sys.executable, "-c", SCHEDULER, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(info)], cwd=str(self.base), env=_env(self.config), stdout=subprocess.DEVNULL,
+             "--scheduler-file", str(info)], cwd=str(self.base), env=_env(self.config, self.tmp), stdout=subprocess.DEVNULL,
             stderr=self._log("scheduler"), start_new_session=True)
         deadline = time.monotonic() + 120
         while not self.address and time.monotonic() < deadline and self.scheduler.poll() is None:
@@ -71,7 +76,7 @@ class Cluster(Service):
             [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
              "--nanny" if self.nanny else "--no-nanny", "--no-dashboard", "--name", name, "--host", "127.0.0.1",
              "--local-directory", str(self.base / name)],
-            cwd=str(ROOT), env=_env(self.config), stdout=subprocess.DEVNULL, stderr=self._log(name), start_new_session=True)
+            cwd=str(ROOT), env=_env(self.config, self.tmp), stdout=subprocess.DEVNULL, stderr=self._log(name), start_new_session=True)
 
     def wait_for(self, n: int, timeout: float = 180) -> None:
         from distributed import Client
