@@ -76,30 +76,52 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         todo.extend(getattr(item, "exceptions", None) or [])
 
 
-def _missing_fields(error: BaseException | None, message: str) -> tuple[str, list[str]] | None:
-    """Which required fields a pydantic model (Task, Agent, Crew) was built without."""
+def _missing_fields(error: BaseException | None, message: str) -> tuple[str, list[str], str | None] | None:
+    """Which required fields a pydantic model (Task, Agent, Crew) was built without, and which one it was."""
     errors = getattr(error, "errors", None)
     if callable(errors):
         try:
-            missing = [".".join(str(p) for p in e["loc"]) for e in errors() if e.get("type") == "missing"]
+            found = [e for e in errors() if e.get("type") == "missing"]
+            missing = [".".join(str(p) for p in e["loc"]) for e in found]
         except Exception:
-            missing = []
+            found, missing = [], []
         if missing:
-            return str(getattr(error, "title", "") or "Task"), missing
+            return str(getattr(error, "title", "") or "Task"), missing, _which(found[0].get("input"))
     fields = MISSING_FIELD.findall(message)
     model = VALIDATION_OF.search(message)
     if fields and model:
-        return model.group(1), fields
+        return model.group(1), fields, _which_in(message)
     return None
 
 
-def _advice_missing(model: str, fields: list[str]) -> str:
+def _which_in(message: str) -> str | None:
+    """``_which`` from the message alone: pydantic prints the arguments as ``input_value={...}``."""
+    for key in ("name", "role", "description"):
+        found = re.search(rf"input_value=\{{[^\n]*?'{key}': '([^'\n]+)'", message)
+        if found and "..." not in found.group(1):  # pydantic shortens long values in its message
+            return _short(found.group(1), 40)
+    return None
+
+
+def _which(given: object) -> str | None:
+    """The model's name as the learner would know it, from the arguments it was given."""
+    if not isinstance(given, dict):
+        return None
+    for key in ("name", "role", "description"):
+        value = given.get(key)
+        if isinstance(value, str) and value.strip():
+            return _short(" ".join(value.split()), 40)
+    return None
+
+
+def _advice_missing(model: str, fields: list[str], which: str | None = None) -> str:
+    it = f"the {model} '{which}'" if which else f"the {model}(...)"
     if model == "Task" and "expected_output" in fields:
         return ("Every Task needs an expected_output, a short description of the result you want: "
-                f"add {_EXAMPLES['expected_output']} to the Task(...).")
+                f"add {_EXAMPLES['expected_output']} to {it}.")
     examples = ", ".join(_EXAMPLES.get(f, f'{f}="..."') for f in fields)
     names = " and ".join(fields)
-    return f"{model}(...) was built without {names}, which it requires: add {examples}."
+    return f"{it[0].upper()}{it[1:]} was built without {names}, which it requires: add {examples}."
 
 
 @dataclass(frozen=True)
@@ -425,7 +447,7 @@ def check_crew(crew: Any) -> list[str]:
     for task in tasks:
         missing = [f for f in ("description", "expected_output") if not str(getattr(task, f, "") or "").strip()]
         if missing:
-            warnings.append(_advice_missing("Task", missing).replace("the Task(...)", f"the task '{_name(task)}'"))
+            warnings.append(_advice_missing("Task", missing, _name(task)))
         if not hierarchical and getattr(task, "agent", None) is None:
             warnings.append(f"Task '{_name(task)}' has no agent=...: under Process.sequential every task needs one.")
         context = getattr(task, "context", None)

@@ -79,10 +79,10 @@ def _build(make: Any, name: str, **arguments: Any) -> Crew:
             fail(f"`{name}` could not be called with {wanted}.", f"`def {name}({', '.join(arguments)}=...)`",
                  describe_error(exc), "Keep the function's first line as the exercise gives it.")
         fail(f"`{name}()` raised an error while building the crew.", "a Crew", describe_error(exc),
-             "Run the cell that defines it and read the error there.")
+             f"Call `{_call(name, arguments)}` in a new cell: its error points at the line to fix.")
     except Exception as exc:  # noqa: BLE001 (any learner error becomes a message)
         fail(f"`{name}()` raised an error while building the crew.", "a Crew", describe_error(exc),
-             "Run the cell that defines it and read the error there.")
+             f"Call `{_call(name, arguments)}` in a new cell: its error points at the line to fix.")
     if not isinstance(crew, Crew):
         fail(f"`{name}()` did not return a Crew.", "`return Crew(...)` at the end of the function",
              f"it returned {type(crew).__name__}", "End the function with `return crew`.")
@@ -93,6 +93,10 @@ def _build(make: Any, name: str, **arguments: Any) -> Crew:
              f"its {', '.join(replaced)} {'is' if len(replaced) == 1 else 'are'} not CrewAI's own",
              "Return Crew(...) itself: no subclass or replaced methods.")
     return crew
+
+
+def _call(name: str, arguments: dict) -> str:
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
 
 
 def _not_crewais_own(crew: Crew) -> list[str]:
