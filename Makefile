@@ -45,10 +45,10 @@ portability: env sandbox
 
 # Benchmarks, not tests: each section measures its alternatives side by side in one run.
 bench: env sandbox
-	$(RUN) "$(PY)" -m autograder.bench_kit
-	$(RUN) "$(PY)" -m autograder.bench_notebooks
-	$(RUN) "$(PY)" -m autograder.bench
-	$(RUN) "$(PY)" -m autograder.bench_cluster
+	$(RUN) "$(PY)" -m autograder.bench.kit
+	$(RUN) "$(PY)" -m autograder.bench.notebooks
+	$(RUN) "$(PY)" -m autograder.bench.grading
+	$(RUN) "$(PY)" -m autograder.bench.cluster
 
 # Drift canary: the CrewAI fact tests (pytest -m crewai_fact) against another CrewAI release, in a
 # throwaway environment under build/drift-<version>/. Prints fact | holds / changed / broken.
@@ -76,7 +76,7 @@ browser:
 	    echo "note: /usr/bin/chromium is missing and apt needs root: the browser test will be skipped (sudo make browser)"; \
 	  fi; }
 
-# Debian's bubblewrap: every graded notebook's kernel runs in a bwrap sandbox (autograder/sandbox.py).
+# Debian's bubblewrap: every graded notebook's kernel runs in a bwrap sandbox (autograder/grading/sandbox.py).
 # Without it `grade` refuses (unless --no-sandbox) and the sandbox tests are skipped.
 sandbox:
 	@test -x /usr/bin/bwrap -a -x /usr/bin/setpriv || { \

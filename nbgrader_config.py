@@ -19,7 +19,7 @@ from autograder import nbgrader_setup  # noqa: E402
 
 nbgrader_setup.configure(c, here)
 # Due date per assignment, for both `nbgrader autograde` and `python -m autograder grade`
-# (autograder/late.py), e.g. {"crew_processes": "2026-12-04 23:59:00 UTC"}; a time without
+# (autograder/records/late.py), e.g. {"crew_processes": "2026-12-04 23:59:00 UTC"}; a time without
 # zone is UTC. Empty: no due date here (one set with `nbgrader db assignment add --duedate`
 # still counts for nbgrader's commands).
 c.DueDates.assignments = {"crew_processes": ""}

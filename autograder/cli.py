@@ -7,20 +7,20 @@
         default: the bundled sample class) in parallel on Dask (a local cluster,
         or the existing one at --scheduler / DASK_SCHEDULER_ADDRESS); write grades.csv,
         feedback/, autograded/, logs/ and summary.txt into --out (default grades/),
-        record every result in the course gradebook (autograder/gradebook.py),
-        and write the learning platform's import file (autograder/exports.py).
+        record every result in the course gradebook (autograder/records/gradebook.py),
+        and write the learning platform's import file (autograder/records/exports.py).
     export canvas|moodle [--out DIR] [--roster FILE]
         The platform import file from an existing --out/grades.csv.
     collect SUBMISSIONS [--course-dir DIR]
         A class's download into nbgrader's submitted/, as nbgrader's collect leaves
-        it, for nbgrader's own commands (autograder/collect.py).
+        it, for nbgrader's own commands (autograder/batch/collect.py).
     release [--no-execute]
         Regenerate release/ from source/ with nbgrader (and the sample class
         from both), then verify it.
     demo [--out DIR] [--workers N]
         What `make grade` runs: the release checks, then grade on the sample class.
     lab ...
-        JupyterLab for a learner (autograder/lab.py).
+        JupyterLab for a learner (autograder/lab/launcher.py).
 
 Exit status: 0 when the batch ran to its end, whatever individual submissions
 did (their status is in grades.csv); 2 when grading itself could not run; 1
@@ -72,7 +72,7 @@ def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> 
     parser.add_argument("--export", action="append", choices=("canvas", "moodle"), default=[],
                         help="also write OUT/canvas.csv or OUT/moodle.csv for the platform's grade import")
     parser.add_argument("--roster", type=Path, default=None,
-                        help="CSV mapping student_id to the platform's ids (see autograder/exports.py)")
+                        help="CSV mapping student_id to the platform's ids (see autograder/records/exports.py)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without the bwrap sandbox (unsafe; said in the summary and every row)")
     parser.add_argument("--memory", default="4G",
@@ -80,11 +80,12 @@ def _add_grading_options(parser: argparse.ArgumentParser, timeout: int = 60) -> 
 
 
 def _grade(submissions: Path, args: argparse.Namespace) -> int:
-    from autograder import batch
+    from autograder.batch import run as batch
 
-    from autograder import gradebook, nbgrader_setup
+    from autograder import nbgrader_setup
+    from autograder.records import gradebook
 
-    from autograder import sandbox
+    from autograder.grading import sandbox
 
     try:
         limits = sandbox.Limits(memory=sandbox.parse_size(args.memory))
@@ -98,7 +99,7 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
     students = [s.strip() for s in (getattr(args, "student", None) or "").split(",") if s.strip()] or None
     try:
         course_config = nbgrader_setup.load_course_config(course_dir)
-        from autograder import late
+        from autograder.records import late
 
         late.LatePolicy.from_config(course_config, ASSIGNMENT)  # a bad due date is said before grading
     except Exception as err:
@@ -139,7 +140,7 @@ def _grade(submissions: Path, args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, out: Path) -> int:
-    from autograder import exports
+    from autograder.records import exports
 
     try:
         written = exports.refresh(out, getattr(args, "export", []) or [], ASSIGNMENT, args.roster)
@@ -152,7 +153,8 @@ def _export(args: argparse.Namespace, out: Path) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from autograder import collect, nbgrader_setup
+    from autograder import nbgrader_setup
+    from autograder.batch import collect
 
     try:
         exchange = nbgrader_setup.load_course_config(args.course_dir).Exchange.get("root")
@@ -165,7 +167,7 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder import release_check
+    from autograder.release import check as release_check
 
     if getattr(args, "regenerate", True):
         print("Building source/ notebooks from source/cells_*.py, then release/ with nbgrader ...", file=sys.stderr)
@@ -179,7 +181,7 @@ def _release(args: argparse.Namespace) -> int:
         except RuntimeError as err:
             print(f"Release could not be generated: {err}", file=sys.stderr)
             return 2
-        from autograder import sample_class_gen
+        from autograder.release import sample_class as sample_class_gen
 
         # The sample class is made from release/ and source/: it follows them.
         sample_class_gen.generate()
@@ -207,7 +209,7 @@ def _release(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "lab":
-        from autograder import lab
+        from autograder.lab import launcher as lab
 
         return lab.main(argv[1:])
 

@@ -26,30 +26,107 @@ valid JSON (nbgrader fails that student), a status and reason per notebook.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import tempfile
+import traceback
 from pathlib import Path
 
-from autograder import execute as execute_mod
-from autograder import feedback_pages
-from autograder import kit as kit_mod
+from traitlets.config import Config
+
+from autograder import paths
+from autograder.grading import execute as execute_mod
+from autograder.grading import feedback_pages
+from autograder.grading import kit as kit_mod
+from autograder.grading.cellmeta import is_test_cell
 from autograder.paths import ROOT
-from autograder.workspace import COURSE_ID, IGNORE
 
-# The same limits as `python -m autograder grade` (its defaults).
-CELL_TIMEOUT = 60
-IOPUB_TIMEOUT = 4
-STARTUP_TIMEOUT = 60
-MAX_CELL_OUTPUT = 200_000
+# The kit's integrity module, which test cells run before each test: newest layout first.
+GUARD_FILES = ("autograder/checks/kit_integrity.py", "autograder/checks/integrity.py", "autograder/integrity.py")
 
 
-def _guard_path(kit_dir: Path) -> str:
-    """The kit's integrity module, with its ``problems()`` (autograder/checks/ since the restructuring)."""
-    for rel in ("autograder/checks/kit_integrity.py", "autograder/checks/integrity.py", "autograder/integrity.py"):
-        if (kit_dir / rel).is_file():
-            return str(kit_dir / rel)
-    return ""
+def guard_file(kit_dir: Path) -> str | None:
+    """The kit's integrity module (relative path), wherever this version of the kit keeps it."""
+    return next((rel for rel in GUARD_FILES if (Path(kit_dir) / rel).is_file()), None)
+
+
+def course_config(root: Path, assignment: str | None = paths.ASSIGNMENT, student: str | None = None,
+                  notebook: str | None = None, course_id: str = paths.COURSE_ID, own_gradebook: bool = True) -> Config:
+    """nbgrader's CourseDirectory for a course folder (``own_gradebook``: its own sqlite gradebook;
+    False leaves ``db_url`` to the instructor's configuration)."""
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.ignore = list(paths.IGNORE)
+    named = {"assignment_id": assignment, "student_id": student, "notebook_id": notebook}
+    for trait, value in named.items():
+        if value is not None:
+            c.CourseDirectory[trait] = value
+    if own_gradebook:
+        c.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    return c
+
+
+def autograde_pipeline(c: Config, execute_step: type, first: tuple[type, ...] = ()) -> None:
+    """nbgrader's autograde steps with the course's: unknown metadata dropped, deleted test cells
+    restored and graded (``add_missing_cells``), and ``execute_step`` in place of ``Execute``."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute, OverwriteCells
+
+    from autograder.grading.cellmeta import DropUnknownCellMetadata, OverwriteReleasedCells
+
+    c.OverwriteCells.add_missing_cells = True  # OverwriteReleasedCells inherits it
+    sanitize = list(first)
+    for step in Autograde.class_traits()["sanitize_preprocessors"].default():
+        sanitize += [DropUnknownCellMetadata, OverwriteReleasedCells] if step is OverwriteCells else [step]
+    c.Autograde.sanitize_preprocessors = sanitize
+    c.Autograde.autograde_preprocessors = [
+        execute_step if step is Execute else step
+        for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+
+
+def grading_limits(c: Config, cell_timeout: int = paths.CELL_TIMEOUT, iopub_timeout: int = paths.IOPUB_TIMEOUT,
+                   startup_timeout: int = paths.STARTUP_TIMEOUT, max_cell_output: int = paths.MAX_CELL_OUTPUT) -> None:
+    # Configured on GradingExecute, so `--GradingExecute.timeout=N` on the command line works too.
+    c.GradingExecute.timeout = cell_timeout
+    c.GradingExecute.iopub_timeout = iopub_timeout
+    c.GradingExecute.startup_timeout = startup_timeout
+    c.GradingExecute.max_cell_output = max_cell_output
+    c.GradingExecute.max_notebook_output = max_cell_output * 10
+
+
+def kernel_env(pythonpath: str, home: str, ipython: str, storage: str) -> dict[str, str]:
+    """What a graded kernel's environment holds besides the sandbox's allowlist (sandbox.base_env)."""
+    return {"PYTHONPATH": pythonpath, "HOME": home, "IPYTHONDIR": ipython, "COURSE_STORAGE_DIR": storage,
+            "PYTHONNOUSERSITE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+def private_kernel_env(kit_dir: Path, folder: Path) -> dict[str, str]:
+    """Without a sandbox: the private kit first on the path, HOME and the rest in ``folder``."""
+    for name in (".home", ".storage", ".ipython"):
+        (folder / name).mkdir(exist_ok=True)
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return kernel_env(os.pathsep.join([str(kit_dir), *inherited]), str(folder / ".home"),
+                      str(folder / ".ipython"), str(folder / ".storage"))
+
+
+def run_converter(app) -> tuple[bool, str, str]:
+    """Run an nbgrader converter; (ok, log text, error text)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+    app.log.addHandler(handler)
+    try:
+        app.start()
+        return True, buffer.getvalue(), ""
+    except BaseException as err:  # noqa: BLE001  nbgrader raises whatever its steps raise
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return False, buffer.getvalue(), "".join(traceback.format_exception_only(type(err), err)).strip()
+    finally:
+        app.log.removeHandler(handler)
 
 
 def _has_graded_cells(nb) -> bool:
@@ -82,15 +159,9 @@ class CourseExecute(execute_mod.GradingExecute):
         try:
             kit_dir = private / "kit"
             kit_mod.write(files, kit_dir)
-            for name in ("home", "ipython", "storage"):
-                (private / name).mkdir()
-            paths = [str(kit_dir), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
-            self.kernel_env = {**self.kernel_env, "PYTHONPATH": os.pathsep.join(paths),
-                               "HOME": str(private / "home"), "IPYTHONDIR": str(private / "ipython"),
-                               "COURSE_STORAGE_DIR": str(private / "storage"), "PYTHONNOUSERSITE": "1",
-                               "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-                               "COURSE_GRADING": "1"}
-            self.guard_module = _guard_path(kit_dir)
+            self.kernel_env = {**self.kernel_env, **private_kernel_env(kit_dir, private)}
+            guard = guard_file(kit_dir)
+            self.guard_module = str(kit_dir / guard) if guard else ""
             nb, resources = super().preprocess(nb, resources, km)
             changed = kit_mod.differences(kit_mod.manifest_of(files), kit_mod.manifest(kit_dir, bytecode=True))
             if changed:
@@ -103,7 +174,7 @@ class CourseExecute(execute_mod.GradingExecute):
     def _void_all_tests(self, nb, changed: list[str]) -> None:
         """The kit was rewritten on disk: no test of this notebook can be trusted, so none scores."""
         for cell in nb.cells:
-            if execute_mod.is_test_cell(cell):
+            if is_test_cell(cell):
                 cell.setdefault("outputs", []).append(execute_mod._error_output(
                     "GradingIntegrityError",
                     "This test does not count: code in this notebook changed the course kit on disk "
@@ -112,7 +183,7 @@ class CourseExecute(execute_mod.GradingExecute):
 
 def _feedback_exporter():
     """nbgrader's HTML feedback exporter (templates cached) that also shortens paths in the page itself."""
-    base = feedback_pages._exporter_class()
+    base = feedback_pages.exporter_class()
 
     class CourseFeedbackExporter(base):
         def from_notebook_node(self, nb, resources=None, **kw):
@@ -125,38 +196,15 @@ def _feedback_exporter():
 
 def configure(c, root: str | os.PathLike) -> None:
     """Set the course's nbgrader configuration on ``c`` (the ``get_config()`` of nbgrader_config.py)."""
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute, OverwriteCells
-
-    from autograder.cellmeta import DropUnknownCellMetadata, OverwriteReleasedCells
+    from autograder.records.late import ApplyDueDate
 
     root = str(Path(root).resolve())
-    c.CourseDirectory.root = root
-    c.CourseDirectory.course_id = COURSE_ID
+    c.merge(course_config(Path(root), assignment=None, own_gradebook=False))  # the commands name the assignment
     c.CourseDirectory.source_directory = "source"
     c.CourseDirectory.release_directory = "release"
-    c.CourseDirectory.ignore = list(IGNORE)
-
-    # autograde: unknown metadata dropped, then deleted test cells restored and graded.
-    c.OverwriteCells.add_missing_cells = True  # OverwriteReleasedCells inherits it
-    from autograder.late import ApplyDueDate
-
-    sanitize = [ApplyDueDate]  # the configured due date into the gradebook, for AssignLatePenalties
-    for step in Autograde.class_traits()["sanitize_preprocessors"].default():
-        if step is OverwriteCells:
-            sanitize += [DropUnknownCellMetadata, OverwriteReleasedCells]
-        else:
-            sanitize.append(step)
-    c.Autograde.sanitize_preprocessors = sanitize
-    c.Autograde.autograde_preprocessors = [
-        CourseExecute if step is Execute else step
-        for step in Autograde.class_traits()["autograde_preprocessors"].default()]
-    # Configured on GradingExecute, so `--GradingExecute.timeout=N` on the command line works too.
-    c.GradingExecute.timeout = CELL_TIMEOUT
-    c.GradingExecute.iopub_timeout = IOPUB_TIMEOUT
-    c.GradingExecute.startup_timeout = STARTUP_TIMEOUT
-    c.GradingExecute.max_cell_output = MAX_CELL_OUTPUT
-    c.GradingExecute.max_notebook_output = MAX_CELL_OUTPUT * 10
+    # ApplyDueDate: the configured due date into the gradebook, for AssignLatePenalties.
+    autograde_pipeline(c, CourseExecute, first=(ApplyDueDate,))
+    grading_limits(c)
 
     # generate_feedback: no hidden test, a test's error as one line, no absolute path.
     c.GenerateFeedback.preprocessors = feedback_pages.feedback_steps()
@@ -166,7 +214,6 @@ def configure(c, root: str | os.PathLike) -> None:
 
 def load_course_config(course_dir: str | os.PathLike):
     """The configuration nbgrader's commands read in ``course_dir`` (its nbgrader_config.py), for ``grade``."""
-    from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     path = Path(course_dir) / "nbgrader_config.py"

@@ -138,9 +138,9 @@ def folder_digest(folder: Path) -> str:
 
 def released(root: Path) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
     """The synthetic course's source written under ``root``, and its release notebooks built by nbgrader."""
-    from autograder import workspace
+    from autograder.batch import template as course_template
 
     source = write_source(root / "course")
-    template = workspace.build_template(source, root / "template")
+    template = course_template.build_template(source, root / "template")
     return source, {n: nbformat.read(str(template / "release" / "crew_processes" / f"{n}.ipynb"), as_version=4)
                     for n in MAX}

@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "source"))  # source/crew_answers.py: the answers tests paste into notebooks
 
 import course  # noqa: E402  (sets the offline environment before crewai loads)
 

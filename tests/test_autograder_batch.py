@@ -17,7 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, feedback_pages
+from autograder.batch import run as batch
+from autograder.grading import feedback_pages
 from autograder.paths import ROOT
 
 import autograder_synth as synth
@@ -33,7 +34,7 @@ NETWORK = ("import course\nimport urllib.request\ntry:\n    urllib.request.urlop
 TAMPER_KIT = ("import pathlib, autograder\n"
               "checks = pathlib.Path(autograder.__file__).parent / 'checks' / '__init__.py'\n"
               "checks.write_text(checks.read_text() + '\\n# every check passes now\\n')")
-# The grader's own bytecode of the checks (autograder/kit.py writes it; kernels and the guard trust a
+# The grader's own bytecode of the checks (autograder/grading/kit.py writes it; kernels and the guard trust a
 # .pyc made from its source's exact bytes): a notebook swaps in code of its own under the same header.
 TAMPER_BYTECODE = ("import importlib.util, marshal, pathlib, autograder\n"
                    "source = pathlib.Path(autograder.__file__).parent / 'checks' / '__init__.py'\n"
@@ -194,7 +195,7 @@ def test_a_renamed_notebook_is_graded_and_its_row_says_which_file(graded):
 
 
 def test_grades_csv_matches_the_results(graded):
-    from autograder import report
+    from autograder.records import report
 
     rows = report.read_csv(graded["root"] / "out" / "grades.csv")
     assert len(rows) == len(graded["rows"])

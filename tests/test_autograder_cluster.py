@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, cluster, report
+from autograder.batch import run as batch, cluster
+from autograder.records import report
 from autograder.paths import ROOT
 
 import autograder_synth as synth
@@ -208,7 +209,7 @@ def test_unpack_refuses_an_archive_that_reaches_outside_its_folder(tmp_path, kin
     import hashlib
     import tarfile
 
-    from autograder import cluster
+    from autograder.batch import cluster
 
     member = tarfile.TarInfo({"symlink": "kit/link", "dotdot": "kit/../../evil", "absolute": "/evil"}[kind])
     if kind == "symlink":
@@ -222,7 +223,7 @@ def test_unpack_refuses_an_archive_that_reaches_outside_its_folder(tmp_path, kin
 def test_unpack_restores_pack_and_teardown_after_a_failed_setup_is_quiet(tmp_path):
     import hashlib
 
-    from autograder import cluster
+    from autograder.batch import cluster
 
     (tmp_path / "t").mkdir(); (tmp_path / "k" / "course").mkdir(parents=True)
     (tmp_path / "t" / "a.txt").write_text("template"); (tmp_path / "k" / "course" / "b.py").write_text("kit")

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import intake
+from autograder.batch import intake
 
 NAMES = ["00_double", "01_greet"]
 

@@ -1,4 +1,4 @@
-"""The guarantees the home-made pool gave, kept on Dask (autograder/cluster.py): a notebook over its
+"""The guarantees the home-made pool gave, kept on Dask (autograder/batch/cluster.py): a notebook over its
 time budget, a grading process, warm process or whole Dask worker killed by a submission -> that
 notebook fails with a reason, every other notebook is still graded."""
 
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from autograder import batch
+from autograder.batch import run as batch
 from autograder.paths import ROOT
 
 import autograder_synth as synth

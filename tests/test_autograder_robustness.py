@@ -16,7 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, intake, kit, report, sandbox
+from autograder.batch import run as batch, intake
+from autograder.grading import kit, sandbox
+from autograder.records import report
 
 import autograder_synth as synth
 
@@ -96,7 +98,7 @@ def test_a_second_run_into_a_locked_out_refuses_clearly(tmp_path):
 
 
 def test_without_a_sandbox_grade_refuses_unless_told(tmp_path, monkeypatch):
-    monkeypatch.setitem(sandbox._PROBLEM, "answer", "bwrap is not installed (test)")
+    monkeypatch.setattr(sandbox, "problem", lambda: "bwrap is not installed (test)")
     klass = tmp_path / "class"
     (klass / "ann").mkdir(parents=True)
     with pytest.raises(batch.BatchError, match="No sandbox can be built.*--no-sandbox"):

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, feedback_pages, release_check, report, sample_class_gen
+from autograder.batch import run as batch
+from autograder.grading import feedback_pages
+from autograder.release import check as release_check, sample_class as sample_class_gen
+from autograder.records import report
 from autograder.paths import ASSIGNMENT, RELEASE, ROOT, SAMPLE_CLASS, SOURCE
 
 pytestmark = pytest.mark.slow
@@ -27,13 +30,13 @@ def test_the_committed_sample_class_is_current_with_the_notebooks(tmp_path):
     sample_class_gen.generate(fresh)
     committed = sorted(p.relative_to(SAMPLE_CLASS) for p in SAMPLE_CLASS.rglob("*") if p.is_file())
     made = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
-    assert committed == made, "run `python -m autograder.sample_class_gen` and commit autograder/sample_class/"
+    assert committed == made, "run `python -m autograder.release.sample_class` and commit autograder/sample_class/"
     for rel in made:
         if rel.suffix == ".zip":
             assert _zip_entries(SAMPLE_CLASS / rel) == _zip_entries(fresh / rel), rel
         else:
             assert filecmp.cmp(SAMPLE_CLASS / rel, fresh / rel, shallow=False), (
-                f"{rel} is stale: run `python -m autograder.sample_class_gen` and commit the result")
+                f"{rel} is stale: run `python -m autograder.release.sample_class` and commit the result")
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,25 @@ def test_a_loopback_dask_cluster_grades_the_sample_class_exactly_as_the_local_de
     mine, theirs = _rows(out), _rows(tmp_path / "out")
     assert set(mine) == set(theirs)
     assert {k: _comparable(r) for k, r in theirs.items()} == {k: _comparable(r) for k, r in mine.items()}
+
+
+def test_the_rebuilt_grader_says_what_the_old_one_said(graded):
+    """Issue 22 rebuilt autograder/ with behaviour unchanged: every row (scores, statuses, reasons, per-part
+    columns), every feedback page's banner and every test cell's message are those recorded before it."""
+    import json
+
+    import golden_digest
+
+    out, _ = graded
+    want = json.loads((Path(__file__).parent / "golden" / "sample_class.json").read_text(encoding="utf-8"))
+    got = json.loads(json.dumps(golden_digest.digest(out)))
+    assert got["rows"] == want["rows"]
+    assert got["banners"] == want["banners"]
+    changed = {nb: {gid: (errors, got["test_errors"].get(nb, {}).get(gid)) for gid, errors in cells.items()
+                    if got["test_errors"].get(nb, {}).get(gid) != errors}
+               for nb, cells in want["test_errors"].items()}
+    assert not {nb: c for nb, c in changed.items() if c}, changed
+    assert set(got["test_errors"]) == set(want["test_errors"])
 
 
 def test_hand_typed_results_earn_no_points(graded):

@@ -13,8 +13,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import feedback_pages, grading, kit, procs, release_check, report
-from autograder.grading import NotebookResult
+from autograder.grading import feedback_pages, kit, procs, tamper
+from autograder.grading import notebook as grading
+from autograder.release import check as release_check
+from autograder.records import report
+from autograder.grading.result import NotebookResult
 
 import autograder_synth as synth
 
@@ -150,11 +153,11 @@ def test_locked_cells_deleted_edited_or_repointed_are_reported():
     nb = synth.source_notebooks()["00_double"]
     locked = {"test_double": {"source": nb.cells[3].source, "points": 2}, "setup": {"source": "import os", "points": None}}
     student = synth.student_notebook(nb, drop=("setup",), edit={"test_double": "pass"}, points={"test_double": 50})
-    notes = grading.tampered_locked_cells(student, locked)
+    notes = tamper.tampered_locked_cells(student, locked)
     assert any("'setup' was deleted" in n for n in notes)
     assert any("'test_double' was edited" in n for n in notes)
     assert any("points of 'test_double'" in n for n in notes)
-    assert grading.tampered_locked_cells(nb, locked) == []
+    assert tamper.tampered_locked_cells(nb, locked) == []
 
 
 def test_kit_manifest_sees_any_change(tmp_path):
@@ -190,11 +193,11 @@ def test_a_process_left_behind_is_found_and_killed():
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    from autograder import workspace
+    from autograder.batch import template as course_template
 
     root = tmp_path_factory.mktemp("course")
     source = synth.write_source(root)
-    template = workspace.build_template(source, root / "template")
+    template = course_template.build_template(source, root / "template")
     return source / "crew_processes", template / "release" / "crew_processes"
 
 
@@ -243,7 +246,7 @@ def test_a_reused_gradebook_engine_reads_the_file_that_is_there_now(tmp_path, mo
     import nbgrader.api
     from nbgrader.api import Gradebook
 
-    from autograder import grading
+    from autograder.grading import notebook as grading
     from autograder.paths import with_venv_on_path
 
     monkeypatch.setenv("PATH", with_venv_on_path()["PATH"])  # a new gradebook asks the alembic command
@@ -290,8 +293,8 @@ def test_the_demo_says_whether_the_sample_class_got_its_expected_grades(tmp_path
 
 def test_a_grader_failure_never_replaces_an_earlier_result_in_out_or_the_gradebook(tmp_path, monkeypatch):
     import autograder_synth as synth
-    from autograder import course_records, gradebook, report
-    from autograder.grading import NotebookResult, grader_failure
+    from autograder.records import course_records, gradebook, report
+    from autograder.grading.result import NotebookResult, grader_failure
 
     synth.released(tmp_path)
     template, out = tmp_path / "template", tmp_path / "out"

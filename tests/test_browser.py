@@ -1,6 +1,6 @@
 """Self-checking in JupyterLab, as a learner meets it, in a real browser.
 
-JupyterLab is started the way ``make lab`` starts it (``autograder.lab``: a
+JupyterLab is started the way ``make lab`` starts it (``autograder.lab.launcher``: a
 working copy of ``release/``, the self-study configuration) on 127.0.0.1 with a
 token and a free port, and Debian's Chromium is driven with Playwright:
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import lab
+from autograder.lab import launcher as lab
 from tests.browser.jupyterlab import CHROMIUM, LabNotebook, Shots, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[1]

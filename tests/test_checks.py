@@ -1,7 +1,7 @@
 """The grading checks on their own, in-process: right answers pass, wrong ones fail with a message that says why.
 
 Fast (no kernel, no nbgrader): every answer is a build function from
-``tests/crew_answers.py`` or the reference solution in ``source/``.
+``source/crew_answers.py`` or the reference solution in ``source/``.
 """
 
 from __future__ import annotations

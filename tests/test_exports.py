@@ -18,9 +18,9 @@ import pytest
 from nbgrader.plugins import BasePlugin
 from traitlets.config import Config
 
-from autograder import exports, late, report
-from autograder.grading import NotebookResult
-from autograder.parts import parts
+from autograder.records import exports, late, report
+from autograder.grading.result import NotebookResult
+from autograder.records.parts import parts
 from autograder.paths import ASSIGNMENT, RELEASE, ROOT, SOURCE
 
 

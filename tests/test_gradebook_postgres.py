@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import report, sample_class_gen
+from autograder.records import report
+from autograder.release import sample_class as sample_class_gen
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS
 
 import pg_server

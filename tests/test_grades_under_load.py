@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, sandbox
+from autograder.batch import run as batch
+from autograder.grading import sandbox
 from autograder.paths import ROOT
 
 from crew_answers import RUBRIC, worked

@@ -11,7 +11,7 @@ from autograder.checks import kit_integrity
 
 
 def guard_problems() -> list[str]:
-    """What the grader's guard finds: the kit's integrity module loaded afresh from its file (autograder/execute.py)."""
+    """What the grader's guard finds: the kit's integrity module loaded afresh from its file (autograder/grading/execute.py)."""
     spec = importlib.util.spec_from_file_location("_autograder_guard", kit_integrity.__file__)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -62,7 +62,7 @@ def test_bytecode_is_used_only_when_made_from_the_very_bytes_of_its_source(tmp_p
 
 
 def test_a_snapshot_of_the_kit_carries_checked_bytecode_for_every_module(tmp_path):
-    from autograder import kit
+    from autograder.grading import kit
 
     manifest = kit.snapshot(tmp_path / "kit")
     sources = [rel for rel in manifest if rel.endswith(".py")]

@@ -19,7 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, sandbox
+from autograder.batch import run as batch
+from autograder.grading import sandbox
 from autograder.paths import ROOT
 
 from crew_answers import ALTERNATIVE, FULL_SCORES, MISSING_JOIN_03, RUBRIC, WRONG, WRONG_SCORES, worked
@@ -84,7 +85,7 @@ in_thread(forever)
     # the kit's requests captured once, then replayed over the socket with new run labels and their timing
     "replayed_requests": KIT_CREWS + '''
 import json, socket, time, uuid
-import autograder.witness_client as client
+import autograder.kernel.witness_client as client
 captured = []
 real_ask = client._ask
 def spy(path, message):

@@ -1,6 +1,6 @@
 """`make lab`'s terminal stays readable: the server log after a learner's session has no flood.
 
-JupyterLab is started the way ``make lab`` starts it (``autograder.lab``), on
+JupyterLab is started the way ``make lab`` starts it (``autograder.lab.launcher``), on
 127.0.0.1. Through its REST API the test does what a learner's browser does:
 opens an exercise (a kernel starts and runs a cell), saves it, and presses
 Validate (nbgrader starts a second kernel and runs the whole notebook). Then it
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import lab
+from autograder.lab import launcher as lab
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = f"{lab.ASSIGNMENT}/01_sequential.ipynb"

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, gradebook, nbgrader_setup, report
+from autograder import nbgrader_setup
+from autograder.batch import run as batch
+from autograder.records import gradebook, report
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS
 
 import nbgrader_cli
@@ -192,11 +194,11 @@ def test_recording_a_new_student_says_no_sqlalchemy_warning_and_writes_every_row
 
 def _template(graded) -> Path:
     """A template course like the batch's (the batch removes its own)."""
-    from autograder import workspace
+    from autograder.batch import template as course_template
 
     path = graded["base"] / "template"
     if not (path / "gradebook.db").exists():
-        workspace.build_template(ROOT / "source", path, ASSIGNMENT)
+        course_template.build_template(ROOT / "source", path, ASSIGNMENT)
     return path
 
 

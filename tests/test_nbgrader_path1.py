@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sample_class_gen
+from autograder.release import sample_class as sample_class_gen
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS
 
 STUDENTS = ("ada_perfect", "cleo_partial", "ivy_zipped")

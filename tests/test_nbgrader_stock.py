@@ -32,7 +32,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import feedback_pages, release_check, sample_class_gen
+from autograder.grading import feedback_pages
+from autograder.release import check as release_check, sample_class as sample_class_gen
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS, SOURCE
 from nbgrader_cli import nbgrader
 

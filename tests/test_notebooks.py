@@ -1,6 +1,6 @@
 """Every source notebook, run top to bottom as a learner's Run All would: no error, every test passes.
 
-How fast is measured by `make bench` (autograder/bench_notebooks.py: each notebook
+How fast is measured by `make bench` (autograder/bench/notebooks.py: each notebook
 alone against its 10 s / 30 s target), not asserted here: two notebooks share two
 cores in this test, and a wall-clock bound only measured how busy the machine was.
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.grading import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None or not sys.platform
 # Run by the venv under /tmp: build the sandbox command there, run a trivial command in it.
 PROBE = r"""
 import json, subprocess, sys
-from autograder import sandbox
+from autograder.grading import sandbox
 if sys.argv[1] == "unbound":  # the venv deliberately left out: the probe must name it, not namespaces
     sandbox.python_paths = lambda: []
 argv = sandbox.command([sys.executable, "-c", "import sys; print(sys.prefix)"], kit=sys.argv[2],

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, report, sandbox
+from autograder.batch import run as batch
+from autograder.records import report
+from autograder.grading import sandbox
 from autograder.paths import ROOT
 
 import autograder_synth as synth

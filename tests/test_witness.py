@@ -18,8 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, sandbox, witness, witness_rules
-from autograder.learner_code import LearnerCode
+from autograder.batch import run as batch
+from autograder.grading import sandbox, witness, witness_rules
+from autograder.grading.learner_code import LearnerCode
 from autograder.paths import ROOT
 
 CLASS = ROOT / "autograder" / "sample_class"
@@ -418,7 +419,7 @@ def test_stop_never_waits_on_a_kernel_that_holds_its_channel(tmp_path):
 # --- the rules, on runs the witness saw --------------------------------------------------
 
 def _alternative(notebook: str, cell: str):
-    """An alternative-correct answer's build function (tests/crew_answers.py), defined here."""
+    """An alternative-correct answer's build function (source/crew_answers.py), defined here."""
     from crewai import Agent, Crew, Process, Task
 
     from crew_answers import ALTERNATIVE
@@ -434,7 +435,7 @@ def _witnessed(tmp_path, monkeypatch, crews: dict) -> tuple[list[dict], list[dic
 
     import course  # noqa: F401
     from course import scripted_llm
-    from autograder import witness_client
+    from autograder.kernel import witness_client
     from autograder.checks import common
 
     # Here "learner" cells call common.run as well; with the test cells' shared runs on, the test

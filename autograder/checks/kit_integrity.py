@@ -114,7 +114,7 @@ def _dataclass_shared(attr: str, function: Any) -> bool:
 
 
 # Each file's compiled code, kept between checks by this module, by the file's size and time.
-# The guard before every graded test cell (autograder/execute.py) loads this file as a new module,
+# The guard before every graded test cell (autograder/grading/execute.py) loads this file as a new module,
 # so it starts empty there and reads every file afresh (its checked .pyc, else the source): a notebook
 # that fills this with code of its own fools only the check a test cell calls itself (which a notebook
 # can replace anyway), never the guard. It spares that second check most of its CPU.
@@ -136,7 +136,7 @@ def _module_code(path: str, modules: dict[str, types.CodeType]) -> types.CodeTyp
 
 
 def _bytecode(path: str, source: bytes) -> types.CodeType | None:
-    """The file's code from the .pyc the grader wrote beside it (autograder/kit.py), if that .pyc was
+    """The file's code from the .pyc the grader wrote beside it (autograder/grading/kit.py), if that .pyc was
     made from exactly ``source``; else None (the caller compiles). Unmarshalling is about ten times
     cheaper than compiling, and code objects compare equal either way."""
     __tracebackhide__ = True

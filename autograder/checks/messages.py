@@ -2,7 +2,7 @@
 
 Every check failure is an AssertionError built here, so the messages share one
 short shape and never show a traceback from the grading code itself.
-(Instructor-side feedback pages are another thing: ``autograder/feedback_pages.py``.)
+(Instructor-side feedback pages are another thing: ``autograder/grading/feedback_pages.py``.)
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One implementation of each rule, evaluated on a ``RecordedRun`` wherever it was
 built: inside the kernel from CrewAI's events (the checks, the learner's
 Validate) or in the grader from the witness's journal
-(``RecordedRun.from_model_calls``, ``autograder/witness_rules.py``). They say
+(``RecordedRun.from_model_calls``, ``autograder/grading/witness_rules.py``). They say
 what is wrong (or None); the checks turn that into a message for the learner.
 """
 

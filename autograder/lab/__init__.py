@@ -1,0 +1,1 @@
+"""The learner's JupyterLab (``make lab``, ``python -m autograder lab``): runs on a learner's machine, grades nothing."""
