@@ -51,10 +51,24 @@ def _readable(paths: str) -> str:
             "            pass\n")
 
 
+# Everything of the grader's in the kernel's kit but its kernel side (paths.KIT_PARTS) is a find: with the
+# whole package copied, as before issue 22, a notebook could import and read the grader's host code.
+HOST_CODE_IN_KIT = (
+    "import os\n"
+    "kernel_side = {'__init__.py', 'paths.py', 'checks', 'kernel', '__pycache__'}\n"
+    "try:\n"
+    "    found += ['/opt/course-kit/autograder/' + n for n in os.listdir('/opt/course-kit/autograder')\n"
+    "              if n not in kernel_side]\n"
+    "except OSError as err:\n"
+    "    found.append(f'no kit to look at ({err})')\n")
+
+
 def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str, str]:
     venv_site = sysconfig.get_paths()["purelib"]
     hidden = [str(root / "**" / "gradebook.db"), str(ROOT / "source"), str(ROOT / "source" / "**" / "*.ipynb"),
-              str(root / "course" / "source"), str(ROOT / "autograder" / "sample_class")]
+              str(root / "course" / "source"), str(ROOT / "autograder" / "sample_class"),
+              # The grader's host code (grading, batch, records...): not in the repo's view, nor in the kit.
+              str(ROOT / "autograder" / "grading"), str(ROOT / "autograder" / "batch")]
     classmates = [str(klass / "zed"), str(klass / "zed" / "*.ipynb"), str(root / "work" / "**" / "zed"),
                   str(root / "out"), "/dev/shm/crew-grading-*", str(klass)]
     plant = (
@@ -171,7 +185,7 @@ def _attacks(root: Path, klass: Path, port: int, grader_home: Path) -> dict[str,
         "for p in procs:\n"
         "    p.kill()\n")
     return {
-        "hidden": _readable(hidden) + VERDICT,
+        "hidden": _readable(hidden) + HOST_CODE_IN_KIT + VERDICT,
         "classmates": _readable(classmates) + VERDICT,
         "plant": plant + VERDICT,
         "network": network + VERDICT,

@@ -61,12 +61,16 @@ def _describe(pid: int) -> str:
     return f"{pid} {cmd[:80]}".strip()
 
 
-def kill_tree(pids: set[int]) -> None:
+def _signal_all(pids: set[int], signum: int) -> None:
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
+            os.kill(pid, signum)
+        except OSError:  # gone already, or never ours
             pass
+
+
+def kill_tree(pids: set[int]) -> None:
+    _signal_all(pids, signal.SIGKILL)
     _reap(pids)
 
 
@@ -93,10 +97,6 @@ def kill_new_descendants(before: set[int], keep: set[int] | frozenset[int] = fro
         return []
     described = [_describe(pid) for pid in sorted(new)]
     # Stop them first, so none can start another while the others are killed.
-    for pid in new:
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        except OSError:
-            pass
+    _signal_all(new, signal.SIGSTOP)
     kill_tree(new)
     return described
