@@ -13,6 +13,7 @@ notebook and nobody else), and the repo's own kit is hashed before and after a b
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import hashlib
 import os
 import shutil
@@ -39,6 +40,9 @@ def manifest(base: Path, packages: tuple[str, ...] = KIT_PARTS, *, bytecode: boo
         top = base / package
         if top.is_file():
             result[top.relative_to(base).as_posix()] = _digest(top)
+            pyc = Path(importlib.util.cache_from_source(str(top)))
+            if bytecode and pyc.is_file():  # a single module's .pyc sits in its folder's __pycache__
+                result[pyc.relative_to(base).as_posix()] = _digest(pyc)
         if not top.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(top):
