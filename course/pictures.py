@@ -163,6 +163,32 @@ def _joins(run: RecordedRun, deps: Mapping[str, list[str]]) -> list[TaskRecord]:
 
 _LEGEND_INCHES = 0.42
 
+_Spot = tuple[float, float, float]  # a drawn bar: (start, end, y of its middle)
+
+
+@dataclass
+class _Timeline:
+    """What a Gantt picture shows, worked out before anything is drawn."""
+    hierarchical: bool
+    horizon: float  # the right end of the time axis, before its margin
+    bars: list[_Bar]
+    lanes: list[str]
+
+    @classmethod
+    def of(cls, run: RecordedRun) -> "_Timeline":
+        hierarchical = run.process == "hierarchical" or bool(run.delegations)
+        ends = [t.end for t in run.tasks if t.end is not None] + [d.end for d in run.delegations]
+        horizon = max([run.wall_time, *ends, 1e-3])
+        bars = _bars(run, hierarchical, horizon)
+        _stack(bars)
+        lanes = ([run.manager or "Manager"] if hierarchical else []) + [b.lane for b in bars]
+        return cls(hierarchical, horizon, bars, list(dict.fromkeys(lanes)))
+
+    @property
+    def height(self) -> float:
+        """The figure's height in inches: a title, the lanes, the axis and the legend."""
+        return 1.35 + 0.62 * max(len(self.lanes), 1) + 0.5 + _LEGEND_INCHES
+
 
 def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     """A timeline of a recorded run: one lane per agent that did the work, one bar per task.
@@ -175,21 +201,33 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     moment (one agent on two tasks) are stacked. Tasks that never started are
     listed under the title, not drawn.
     """
-    hierarchical = run.process == "hierarchical" or bool(run.delegations)
-    ends = [t.end for t in run.tasks if t.end is not None] + [d.end for d in run.delegations]
-    horizon = max([run.wall_time, *ends, 1e-3])
-    bars = _bars(run, hierarchical, horizon)
-    _stack(bars)
-    lanes = ([run.manager or "Manager"] if hierarchical else []) + [b.lane for b in bars]
-    lanes = list(dict.fromkeys(lanes))
-    height = 1.35 + 0.62 * max(len(lanes), 1) + 0.5 + _LEGEND_INCHES
-    fig, ax, owned = _new_axes(ax, (10, height))
-    y = {lane: i for i, lane in enumerate(lanes)}
-    deps, data = run.dependencies(), run.receives()
-    labels: list[_Label] = []
-    centre: dict[tuple[str, str], tuple[float, float, float]] = {}  # (kind, task) -> (start, end, y)
+    line = _Timeline.of(run)
+    fig, ax, owned = _new_axes(ax, (10, line.height))
+    labels, centre = _draw_bars(ax, line)
+    _give_labels_room(labels)
+    _draw_delegations(ax, line.bars, centre)
+    deps = run.dependencies()
+    joins = _joins(run, deps)
+    strip = _draw_joins(ax, joins)  # the notes above the lanes, laid out last so none covers another
+    _draw_waits(ax, run, deps, centre, {j.name for j in joins})
+    strip.insert(0, _draw_wall_time(ax, run))
+    _frame_lanes(ax, line)
+    _title(ax, _gantt_heading(run, title), owned, fontsize=10, color=FAILED if run.error else INK)
+    if not line.lanes:
+        ax.text(0.5, 0.5, "No task started.", transform=ax.transAxes, ha="center", va="center", color=FAILED)
+    _place_legend(fig, ax, _gantt_legend(ax, line, bool(joins)), owned, line.height)
+    _fit_labels(fig, ax, labels)
+    _unclutter_strip(fig, ax, strip)
+    fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
+    return fig
 
-    for bar in bars:
+
+def _draw_bars(ax: Any, line: _Timeline) -> tuple[list[_Label], dict[tuple[str, str], _Spot]]:
+    """One bar per task (or held task, or delegation), with its name still unfitted."""
+    y = {lane: i for i, lane in enumerate(line.lanes)}
+    labels: list[_Label] = []
+    centre: dict[tuple[str, str], _Spot] = {}  # (kind, task) -> where its bar is
+    for bar in line.bars:
         slot = _BAR / bar.tracks
         middle = y[bar.lane] - _BAR / 2 + (bar.track + 0.5) * slot
         is_async = bar.record.async_execution
@@ -208,9 +246,12 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         box = dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8) if hatch else None
         text = ax.text(0, middle, name, va="center", fontsize=8.5 if bar.tracks == 1 else 7.5, color=INK,
                        zorder=5, bbox=box)
-        labels.append(_Label(text, bar.start, bar.end, horizon * 1.04, name, f"#{bar.record.index + 1}"))
+        labels.append(_Label(text, bar.start, bar.end, line.horizon * 1.04, name, f"#{bar.record.index + 1}"))
+    return labels, centre
 
-    # A label may spill past its bar until the next bar on the same track begins.
+
+def _give_labels_room(labels: list[_Label]) -> None:
+    """A label may spill past its bar until the next bar on the same track begins."""
     rows: dict[float, list[_Label]] = {}
     for label in labels:
         rows.setdefault(label.text.get_position()[1], []).append(label)
@@ -219,6 +260,9 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         for this, following in zip(row, row[1:]):
             this.room_until = following.start
 
+
+def _draw_delegations(ax: Any, bars: list[_Bar], centre: Mapping[tuple[str, str], _Spot]) -> None:
+    """Under the hierarchical process: the manager's arrow down to the coworker, and the report back up."""
     for bar in bars:
         if bar.kind != "delegation":
             continue
@@ -231,13 +275,21 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         _add(ax, FancyArrowPatch((bar.end, bottom), (bar.end, top), linestyle=(0, (2, 2)),
                                  gid=f"report:{bar.record.name}", **arrow))
 
-    joins = _joins(run, deps)
-    strip: list[Any] = []  # the notes above the lanes, laid out last so none covers another
+
+def _draw_joins(ax: Any, joins: list[TaskRecord]) -> list[Any]:
+    """A dashed line where each join starts; returns the notes that name them."""
+    notes = []
     for join in joins:
         ax.axvline(join.start, color=INK, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1, gid=f"join:{join.name}")
-        strip.append(ax.text(join.start, _STRIP_Y, " join ", ha="left", va="bottom", fontsize=8, color=INK,
+        notes.append(ax.text(join.start, _STRIP_Y, " join ", ha="left", va="bottom", fontsize=8, color=INK,
                              gid=f"join-label:{join.name}"))
-    join_names = {j.name for j in joins}
+    return notes
+
+
+def _draw_waits(ax: Any, run: RecordedRun, deps: Mapping[str, list[str]],
+                centre: Mapping[tuple[str, str], _Spot], join_names: set[str]) -> None:
+    """An arrow from the end of each task another waits for to the start of the one that waits."""
+    data = run.receives()
     work = {name: spot for (kind, name), spot in centre.items() if kind in ("task", "held")}
     for record in run.tasks:
         if record.name not in work or not (record.context or record.name in join_names):
@@ -253,19 +305,26 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
                                      linestyle="-" if carries else WAIT_ONLY,
                                      gid=f"{'passes' if carries else 'waits'}:{dep}->{record.name}"))
 
-    ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
-    strip.insert(0, ax.text(run.wall_time, _STRIP_Y, f"wall time {run.wall_time:.2f} s ", ha="right",
-                            va="bottom", fontsize=8.5, color=INK, fontweight="bold", gid="wall-time-label"))
 
-    ax.set_xlim(0, horizon * 1.04)
-    ax.set_ylim(len(lanes) - 0.5 + 0.02, -0.5 - 0.5)  # inverted: first lane on top, a strip for the notes
-    ax.set_yticks(range(len(lanes)), lanes)
+def _draw_wall_time(ax: Any, run: RecordedRun) -> Any:
+    """The line at the run's wall time; returns its note."""
+    ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
+    return ax.text(run.wall_time, _STRIP_Y, f"wall time {run.wall_time:.2f} s ", ha="right",
+                   va="bottom", fontsize=8.5, color=INK, fontweight="bold", gid="wall-time-label")
+
+
+def _frame_lanes(ax: Any, line: _Timeline) -> None:
+    ax.set_xlim(0, line.horizon * 1.04)
+    ax.set_ylim(len(line.lanes) - 0.5 + 0.02, -0.5 - 0.5)  # inverted: first lane on top, a strip for the notes
+    ax.set_yticks(range(len(line.lanes)), line.lanes)
     ax.set_xlabel("seconds since kickoff")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
+
+def _gantt_heading(run: RecordedRun, title: str | None) -> str:
     length = run.critical_path()[1]
     heading = [title or "What ran when",
                f"Process.{run.process} · wall time {run.wall_time:.2f} s · critical path {length:.2f} s"]
@@ -274,13 +333,14 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     skipped = [t.name for t in run.tasks if t.start is None]
     if skipped:
         heading.append(_short("did not run: " + ", ".join(skipped), 110))
-    _title(ax, "\n".join(heading), owned, fontsize=10, color=FAILED if run.error else INK)
-    if not lanes:
-        ax.text(0.5, 0.5, "No task started.", transform=ax.transAxes, ha="center", va="center", color=FAILED)
+    return "\n".join(heading)
 
+
+def _gantt_legend(ax: Any, line: _Timeline, joins: bool) -> list[Any]:
+    """A legend entry for each kind of mark the picture has, and none for the others."""
     handles = [Patch(facecolor=SYNC_FACE, edgecolor=SYNC_EDGE, label="task"),
                Patch(facecolor=ASYNC_FACE, edgecolor=ASYNC_EDGE, hatch=ASYNC_HATCH, label="async task")]
-    if hierarchical:
+    if line.hierarchical:
         handles.append(Patch(facecolor=MANAGER_FACE, edgecolor=MANAGER_EDGE, label="manager holds the task"))
         handles.append(Line2D([], [], color=MANAGER_EDGE, marker="v", markersize=5, lw=1,
                               label="delegates / reports back"))
@@ -290,20 +350,20 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         handles.append(Line2D([], [], color=MUTED, lw=0.8, marker=">", markersize=4, label="output waited for"))
     if any(str(p.get_gid()).startswith("waits:") for p in ax.patches):
         handles.append(Line2D([], [], color=MUTED, lw=0.8, linestyle=WAIT_ONLY, label="waited for, no output"))
-    if any(not b.ok for b in bars):
+    if any(not b.ok for b in line.bars):
         handles.append(Patch(facecolor="white", edgecolor=FAILED, linewidth=1.8, label="failed"))
+    return handles
+
+
+def _place_legend(fig: Figure, ax: Any, handles: list[Any], owned: bool, height: float) -> None:
     if owned:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
-        # The layout measures its text with the renderer the labels are fitted with below (a
+        # The layout measures its text with the renderer the labels are fitted with later (a
         # renderer keeps what it measured; a canvas without one would get a throwaway one here).
         _renderer(fig)
         fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
     else:  # beside the lanes, where it covers no bar
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-    _fit_labels(fig, ax, labels)
-    _unclutter_strip(fig, ax, strip)
-    fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
-    return fig
 
 
 def _unclutter_strip(fig: Figure, ax: Any, texts: list[Any]) -> None:
