@@ -442,20 +442,22 @@ class _GraphView:
     data: graphs.Graph | None = None  # whose outputs each task receives; None: a dict, waits only
     durations: dict[str, float] | None = None
     caption: str = ""
+    specs: list[graphs.TaskSpec] | None = None  # the tasks, in list order; None: a dict
 
 
 def _view(source: Any) -> _GraphView:
     if isinstance(source, RecordedRun):
         durations = {t.name: t.duration for t in source.tasks if t.start is not None}
         return _GraphView(source.dependencies(), {t.name for t in source.tasks if t.async_execution},
-                          source.receives(), durations, f"{source.process} run, wall time {source.wall_time:.2f} s")
+                          source.receives(), durations, f"{source.process} run, wall time {source.wall_time:.2f} s",
+                          source.specs())
     if isinstance(source, Mapping):
         return _GraphView(graphs.normalize(source), caption="as written down")
     if hasattr(source, "tasks"):
         process = str(getattr(getattr(source, "process", None), "value", "sequential"))
         specs = graphs.specs(source)
         return _GraphView(graphs.waits_for(specs), {name for name, is_async, _ in specs if is_async},
-                          graphs.receives_from(specs), caption=f"{process} crew, before it runs")
+                          graphs.receives_from(specs), caption=f"{process} crew, before it runs", specs=specs)
     raise TypeError("dag() draws a RecordedRun, a Crew, or a dict {task name: [names it waits for]}; "
                     f"got {type(source).__name__}.")
 
@@ -799,14 +801,51 @@ def describe_graph(view: _GraphView, critical: graphs.CriticalPath | None = None
 
 
 def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
-    """The learner's dict next to the crew's real DAG, with the edges that differ marked.
+    """The learner's plan (a dict) next to the crew's real DAG, with the waits that differ marked.
 
-    Red: an edge the crew has and the dict lacks. Orange: an edge in the dict the
-    crew does not have. Names are matched forgiving case and spacing. The panels
-    sit side by side, or one above the other when side by side would be too wide
-    to read. The figure carries the differences as ``fig.graph_diff`` (a GraphDiff).
+    Spoken from the crew's side, as the notebooks are. Red: a wait the crew has and the
+    plan lacks. Orange: a wait the plan has and the crew lacks. A wait that one has
+    directly and the other only through other tasks is no difference (the crew's panel
+    draws an output received that way thin). The lines above the panels name each
+    difference and its cause by CrewAI's rules. Names are matched forgiving case and
+    spacing. The panels sit side by side, or one above the other when side by side would
+    be too wide to read. The figure carries the differences as ``fig.graph_diff``.
     """
     real = _view(crew_or_run)
+    diff, mine = _plan_view(expected, real)
+    mine_layers, real_layers = _layers(mine.graph), _layers(real.graph)
+    ghosts_mine = {e: MISSING for e in sorted(diff.missing)}
+    ghosts_real = {e: EXTRA for e in sorted(diff.extra) if e[0] in real.graph and e[1] in real.graph}
+    mine_layout = _layout(mine_layers, _edge_list(mine, ghosts_mine))
+    real_layout = _layout(real_layers, _edge_list(real, ghosts_real, sorted(_data_only(real))))
+    sizes = (mine_layout.size, real_layout.size)
+    words = _verdict(diff, real)
+    verdict = _wrap_verdict(words, _panels_width(*sizes))
+    fig, left, right = _two_panels(*sizes, top=_verdict_inches(verdict))
+    notes = {**{n: ("not in the crew", EXTRA) for n in diff.unknown},
+             **{n: ("you left it out", MISSING) for n in diff.absent}}
+    _draw_graph(left, mine, mine_layers, mine_layout, edge_colours={e: EXTRA for e in diff.extra},
+                ghost_edges=ghosts_mine, node_notes=notes)
+    _draw_graph(right, real, real_layers, real_layout, edge_colours={e: MISSING for e in diff.missing},
+                ghost_edges=ghosts_real, show_data_only=True)
+    _title(left, f"Your plan\n{mine.caption}", True, fontsize=10)
+    _title(right, f"Your crew\n{real.caption}", True, fontsize=10)
+    fig.suptitle("\n".join(verdict), fontsize=10.5, color=ASYNC_EDGE if diff.same else FAILED, x=0.01, ha="left",
+                 linespacing=1.3)
+    fig.text_alternative = "\n\n".join(["\n".join(words), "Your plan: " + describe_graph(mine),  # type: ignore[attr-defined]
+                                        "Your crew: " + describe_graph(real)])
+    handles = _compare_legend(diff, mine, real)
+    columns = len(handles) if len(handles) <= 3 else (len(handles) + 1) // 2
+    fig.legend(handles=handles, loc="lower center", ncol=columns, fontsize=8, frameon=False)
+    height = fig.get_size_inches()[1]
+    # tight_layout leaves room for the suptitle itself; the rect keeps the legend's rows clear.
+    fig.tight_layout(rect=(0, _LEGEND_INCHES * (1 + (len(handles) > 3)) / height, 1, 1))
+    fig.graph_diff = diff  # type: ignore[attr-defined]
+    return fig
+
+
+def _plan_view(expected: Mapping[str, Any], real: _GraphView) -> tuple[graphs.GraphDiff, _GraphView]:
+    """The learner's dict, compared with the crew and drawn with the crew's names and async flags."""
     diff, mine_graph = graphs.compare(expected, real.graph)
     for name in diff.absent:  # so that a missing edge has both ends to attach to
         mine_graph.setdefault(name, [])
@@ -814,60 +853,107 @@ def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
     if diff.names:  # drawn with the crew's names, so that both panels read alike
         pairs = ", ".join(f"{mine} = {theirs}" for mine, theirs in list(diff.names.items())[:4])
         caption = f"your names matched by place: {pairs}{', ...' if len(diff.names) > 4 else ''}"
-    mine = _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption=caption)
-    mine_layers, real_layers = _layers(mine.graph), _layers(real.graph)
-    ghosts_mine = {e: MISSING for e in sorted(diff.missing)}
-    ghosts_real = {e: EXTRA for e in sorted(diff.extra) if e[0] in real.graph and e[1] in real.graph}
-    mine_layout = _layout(mine_layers, _edge_list(mine, ghosts_mine))
-    real_layout = _layout(real_layers, _edge_list(real, ghosts_real))
-    (w1, h1), (w2, h2) = mine_layout.size, real_layout.size
-    side_by_side = w1 + w2 <= 13
-    figsize = (w1 + w2, max(h1, h2) + 0.5) if side_by_side else (max(w1, w2), h1 + h2 + 0.5)
-    grid = dict(nrows=1, ncols=2, width_ratios=[w1, w2]) if side_by_side else \
-        dict(nrows=2, ncols=1, height_ratios=[h1, h2])
+    return diff, _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption=caption)
+
+
+_MAX_DIFFERENCES = 3  # edges named in the lines above the panels; the drawing shows them all
+
+
+def _verdict(diff: graphs.GraphDiff, real: _GraphView) -> list[str]:
+    """The differences in words, from the crew's side, each edge with its cause."""
+    if diff.same:
+        return ["Your plan matches your crew, wait for wait."]
+    reasons = graphs.wait_reasons(real.specs) if real.specs else {}
+    found = [f"• In your crew '{name}' waits for '{dep}', which your plan does not have (red): "
+             + _why_waits(real, reasons.get(name, {}).get(dep), dep, name) for dep, name in sorted(diff.missing)]
+    found += [f"• Your plan has '{name}' wait for '{dep}'; your crew does not (orange): "
+              + _why_not(real, dep, name) for dep, name in sorted(diff.extra)]
+    if len(found) > _MAX_DIFFERENCES:
+        found[_MAX_DIFFERENCES:] = [f"• and {len(found) - _MAX_DIFFERENCES} more, drawn below."]
+    if diff.unknown:
+        found.append("• Names your crew does not have: " + ", ".join(repr(n) for n in diff.unknown))
+    if diff.absent:
+        found.append("• Tasks of your crew your plan leaves out: " + ", ".join(repr(n) for n in diff.absent))
+    return ["Your crew does not wait as your plan says:", *found]
+
+
+def _why_waits(real: _GraphView, reason: str | None, dep: str, name: str) -> str:
+    """Which of CrewAI's rules makes the crew's task wait for the other (see graph.wait_reasons)."""
+    if reason == graphs.CONTEXT:
+        return f"its context=[...] lists '{dep}'."
+    if reason == graphs.SYNC_BEFORE:
+        fix = f"make '{dep}' async too" if name in real.is_async else "make both async"
+        return (f"'{dep}' is not async, and a task waits for the sync task before it in tasks=[...]. "
+                f"To run the two side by side, {fix} (async_execution=True).")
+    if reason == graphs.BARRIER:
+        return (f"'{name}' is sync, so it waits for every async task still running when the crew reaches it "
+                f"(the barrier), '{dep}' among them.")
+    return "the crew's walk over tasks=[...] makes it wait."
+
+
+def _why_not(real: _GraphView, dep: str, name: str) -> str:
+    """Why the crew's task does not wait for one the plan says it waits for."""
+    order = {task: i for i, (task, _is_async, _context) in enumerate(real.specs or [])}
+    if dep not in order or name not in order:
+        return "the crew has no such wait."
+    if order[name] < order[dep]:
+        return f"'{name}' comes before '{dep}' in tasks=[...], so it runs first."
+    if all(is_async for _task, is_async, _context in (real.specs or [])[order[dep]:order[name] + 1]):
+        return "both are async and start together, so neither waits for the other."
+    return f"nothing makes it wait: its context=[...] does not list '{dep}'."
+
+
+def _wrap_verdict(lines: list[str], width_inches: float) -> list[str]:
+    """Lines that fit the figure's width at the verdict's font size (a follow-on line indented)."""
+    chars = max(60, int(width_inches * 11.5))
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped.extend(textwrap.wrap(line, chars, subsequent_indent="   ") or [""])
+    return wrapped
+
+
+def _verdict_inches(lines: list[str]) -> float:
+    return 0.3 + 0.19 * (len(lines) - 1)
+
+
+def _side_by_side(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    return first[0] + second[0] <= 13  # wider than that, the labels get too small to read
+
+
+def _panels_width(first: tuple[float, float], second: tuple[float, float]) -> float:
+    return first[0] + second[0] if _side_by_side(first, second) else max(first[0], second[0])
+
+
+def _two_panels(first: tuple[float, float], second: tuple[float, float], top: float) -> tuple[Figure, Any, Any]:
+    """A figure with two axes, side by side or one above the other, and ``top`` inches for a title."""
+    (w1, h1), (w2, h2) = first, second
+    room = 0.2 + top + _LEGEND_INCHES
+    if _side_by_side(first, second):
+        figsize, grid = (w1 + w2, max(h1, h2) + room), dict(nrows=1, ncols=2, width_ratios=[w1, w2])
+    else:
+        figsize, grid = (max(w1, w2), h1 + h2 + room), dict(nrows=2, ncols=1, height_ratios=[h1, h2])
     if threading.current_thread() is threading.main_thread():
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # see _new_axes
 
         fig, (left, right) = plt.subplots(figsize=figsize, **grid)
         plt.close(fig)
     else:
         fig = Figure(figsize=figsize)
         left, right = fig.subplots(**grid)
+    return fig, left, right
 
-    notes = {**{n: ("not in the crew", EXTRA) for n in diff.unknown},
-             **{n: ("you left it out", MISSING) for n in diff.absent}}
-    _draw_graph(left, mine, mine_layers, mine_layout, edge_colours={e: EXTRA for e in diff.extra},
-                ghost_edges=ghosts_mine, node_notes=notes)
-    _draw_graph(right, real, real_layers, real_layout, edge_colours={e: MISSING for e in diff.missing},
-                ghost_edges=ghosts_real)
-    _title(left, f"Your DAG\n{mine.caption}", True, fontsize=10)
-    _title(right, f"The crew's DAG\n{real.caption}", True, fontsize=10)
 
-    if diff.same:
-        verdict, colour = "Your DAG matches the crew's, edge for edge.", ASYNC_EDGE
-    else:
-        parts = []
-        if diff.missing:
-            parts.append(f"{len(diff.missing)} edge{'s' if len(diff.missing) != 1 else ''} missing (red)")
-        if diff.extra:
-            parts.append(f"{len(diff.extra)} extra (orange)")
-        if diff.unknown:
-            parts.append("names the crew does not have: " + ", ".join(repr(n) for n in diff.unknown))
-        if diff.absent:
-            parts.append("tasks you left out: " + ", ".join(repr(n) for n in diff.absent))
-        verdict, colour = "Differences: " + "; ".join(parts) + ".", FAILED
-    fig.suptitle(verdict, fontsize=10.5, color=colour, x=0.01, ha="left")
-    fig.text_alternative = "\n\n".join([verdict, "Your DAG: " + describe_graph(mine),  # type: ignore[attr-defined]
-                                         "The crew's DAG: " + describe_graph(real)])
-    handles = [Line2D([], [], color=MISSING, lw=2.2, label="in the crew, not in yours"),
-               Line2D([], [], color=EXTRA, lw=2.2, label="in yours, not in the crew"),
-               Line2D([], [], color=MUTED, lw=1.1, label="in both")]
+def _compare_legend(diff: graphs.GraphDiff, mine: _GraphView, real: _GraphView) -> list[Any]:
+    one_sided = (graphs.edges(mine.graph) ^ graphs.edges(real.graph)) - diff.missing - diff.extra
+    handles = [Line2D([], [], color=MISSING, lw=2.2, label="crew waits, plan does not"),
+               Line2D([], [], color=EXTRA, lw=2.2, label="plan waits, crew does not"),
+               Line2D([], [], color=MUTED, lw=1.1,
+                      label="in both (one through other tasks)" if one_sided else "in both")]
     if real.data is not None and graphs.edges(real.graph) - graphs.edges(real.data):
         handles.append(Line2D([], [], color=MUTED, lw=1.1, linestyle=WAIT_ONLY, label="crew waits, no output (barrier)"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, _LEGEND_INCHES / figsize[1], 1, 1 - 0.3 / figsize[1]))
-    fig.graph_diff = diff  # type: ignore[attr-defined]
-    return fig
+    if _data_only(real):
+        handles.append(Line2D([], [], color=DATA_ONLY, lw=0.8, label="crew receives output only"))
+    return handles
 
 
 __all__ = ["compare_dags", "dag", "gantt"]

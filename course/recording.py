@@ -133,7 +133,8 @@ class RecordedRun:
         return {t.name: t.worker for t in self.tasks}
 
     # --- the task graph (rules in ``course.graph``, shared with crews and pictures) --------
-    def _specs(self) -> list[tuple[str, bool, list[str] | None]]:
+    def specs(self) -> list[graph.TaskSpec]:
+        """The tasks as ``(name, async_execution, context names or None)``, as ``graph.specs`` reads a crew."""
         return [(t.name, t.async_execution, t.context) for t in self.tasks]
 
     def dependencies(self) -> dict[str, list[str]]:
@@ -142,11 +143,11 @@ class RecordedRun:
         Its context, the sync task before it, and for a sync task every async task
         still running (the barrier), reduced to direct waits.
         """
-        return graph.waits_for(self._specs())
+        return graph.waits_for(self.specs())
 
     def receives(self) -> dict[str, list[str]]:
         """Whose outputs each task was given, by its context (``received_from`` is what really arrived)."""
-        return graph.receives_from(self._specs())
+        return graph.receives_from(self.specs())
 
     def critical(self) -> graph.CriticalPath:
         """The longest chain of waits, by measured durations, with any chains that tie."""
