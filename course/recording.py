@@ -132,6 +132,33 @@ class RecordedRun:
     def workers(self) -> dict[str, str | None]:
         return {t.name: t.worker for t in self.tasks}
 
+    # --- where the time went ------------------------------------------------------------
+    def model_seconds(self) -> dict[str, float]:
+        """Seconds each task spent in model calls (under a manager, the manager's and its coworker's).
+        The rest of a task's duration is CrewAI's own work around the calls."""
+        spent = {t.name: 0.0 for t in self.tasks}
+        for call in self.llm_calls:
+            owner = self._task_of(call)
+            if owner is not None:
+                spent[owner] += (call.end - call.start).total_seconds()
+        return spent
+
+    def critical_model_path(self) -> graph.CriticalPath:
+        """The longest chain of waits counting only model calls: what the run would take if CrewAI's
+        own work cost nothing (``wall_time`` minus its length is that work)."""
+        return graph.critical(self.dependencies(), self.model_seconds())
+
+    def _task_of(self, call: LLMCall) -> str | None:
+        """The task a model call worked for, by its description (a manager's coworker gets the task's own),
+        and, when two tasks share one, the latest that had started; None for CrewAI's internal calls."""
+        if call.role == "(internal)":
+            return None
+        at = (call.start - self.started_at).total_seconds()
+        text = " ".join(call.task.split())
+        same = [t for t in self.tasks if " ".join(t.description.split()) == text]
+        begun = [t for t in same if t.start is not None and t.start - 1e-3 <= at]
+        return max(begun, key=lambda t: t.start).name if begun else (same[0].name if same else None)
+
     # --- the task graph (rules in ``course.graph``, shared with crews and pictures) --------
     def specs(self) -> list[graph.TaskSpec]:
         """The tasks as ``(name, async_execution, context names or None)``, as ``graph.specs`` reads a crew."""
