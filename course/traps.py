@@ -158,14 +158,35 @@ def _parallel(error: BaseException | None, message: str) -> str | None:
     return None
 
 
+def _process_of(error: BaseException | None) -> str | None:
+    """The process of the crew whose kickoff raised ``error``, from the Crew in its traceback's frames
+    (CrewAI's message does not say); None when there is none (an error known only by its text)."""
+    for item in _chain(error) if error is not None else []:
+        tb = item.__traceback__
+        while tb is not None:
+            crew = tb.tb_frame.f_locals.get("self")
+            if type(crew).__name__ == "Crew":
+                process = getattr(crew, "process", None)
+                return str(getattr(process, "value", process))
+            tb = tb.tb_next
+    return None
+
+
+def _executor_busy(error: BaseException | None) -> str:
+    """One agent on two tasks at once: the fix depends on who that agent is (a worker, or the manager)."""
+    if _process_of(error) == "hierarchical":
+        return ("Under Process.hierarchical the manager runs every task itself, and an agent can only do one "
+                "thing at a time: leave async_execution off, or use Process.sequential with one agent per async "
+                "task.")
+    return ("One agent was asked to work on two tasks at the same moment, and an agent can only do one thing "
+            "at a time: give each async task its own agent.")
+
+
 _offline = _is("OfflineError", "This course runs offline")
 _injected = _is("InjectedFailure", "(injected failure)")
 
 TRAPS: list[_Trap] = [
-    _text_trap("executor-busy", EXECUTOR_BUSY,
-               "One agent was asked to work on two tasks at the same moment, and an agent can only do one thing "
-               "at a time: give each async task its own agent, and under Process.hierarchical (where the manager "
-               "runs every task itself) leave async_execution off."),
+    _Trap("executor-busy", lambda e, m: _executor_busy(e) if EXECUTOR_BUSY in m else None),
     _text_trap("end-async", END_ASYNC,
                "Your crew ends with two or more async tasks in a row, so nothing would wait for them: add a final "
                "sync task that lists them in context=[...], or set async_execution=False on the last one."),
