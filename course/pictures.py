@@ -769,9 +769,9 @@ def dag(source: Any, ax: Any = None, title: str | None = None, highlight_critica
     if _data_only(view):
         handles.append(Line2D([], [], color=DATA_ONLY, lw=0.8, label="receives output only"))
     if critical:
-        what = "seconds" if isinstance(source, RecordedRun) else "tasks"
-        tie = f", {len(critical.ties)} tie" if len(critical.ties) > 1 else ""
-        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path (most {what}{tie})"))
+        what = "that took longest" if isinstance(source, RecordedRun) else "with the most tasks"
+        tie = f" (one of {len(critical.ties)} as long)" if len(critical.ties) > 1 else ""
+        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path: the chain of waits {what}{tie}"))
     if owned:
         height = fig.get_size_inches()[1]
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)

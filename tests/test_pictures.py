@@ -304,6 +304,9 @@ def test_dag_lays_out_phases_left_to_right_and_marks_async_tasks(scripted_llm):
     columns = [sorted({round(nodes[n].get_x(), 6) for n in layer}) for layer in graphs.phases(MIXING_DICT)]
     assert all(len(c) == 1 for c in columns) and [c[0] for c in columns] == sorted(c[0] for c in columns)
     assert nodes["Research A"].get_hatch() and not nodes["Analyze all research"].get_hatch()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    # Said plainly (issue 23, learner 5: "critical path (most tasks, 4 tie)" was cryptic): 2 x 2 chains of 4 tasks.
+    assert "critical path: the chain of waits with the most tasks (one of 4 as long)" in legend
 
 
 def test_dag_highlights_the_measured_critical_path(mixing_run):
@@ -312,6 +315,8 @@ def test_dag_highlights_the_measured_critical_path(mixing_run):
     thick = {p.get_gid()[len("edge:"):] for p in fig.axes[0].patches
              if (p.get_gid() or "").startswith("edge:") and to_hex(p.get_edgecolor()) == pictures.CRITICAL}
     assert thick == {f"{a}->{b}" for a, b in zip(path, path[1:])}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(label.startswith("critical path: the chain of waits that took longest") for label in legend)
     plain = pictures.dag(mixing_run, highlight_critical=False)
     assert not any(to_hex(p.get_edgecolor()) == pictures.CRITICAL for p in plain.axes[0].patches)
 
