@@ -154,7 +154,7 @@ def test_orders_from_one_crew_object_fail_whatever_the_kernel_ran_before(monkeyp
     for history in (earlier, []):  # a kernel that made fresh crews before, and a fresh kernel: one verdict
         monkeypatch.setattr(checks.ex01_sequential, "learner_runs", lambda h=history: h + reused)
         message = failure(checks.sequential_determinism, one, [r.order() for r in reused])
-        assert "one crew object run again" in message and "build_crew() inside the loop" in message
+        assert "reused a crew object" in message and "inside the loop: fresh = build_crew()" in message
 
 
 def test_agent_on_tasks_under_a_manager_loses_the_manager_points_only():

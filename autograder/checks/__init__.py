@@ -14,6 +14,7 @@ crews, ``messages`` speaks to the learner, ``kit_integrity`` guards the kit.
 
 from __future__ import annotations
 
+from autograder.checks import cell_times as _cell_times
 from autograder.checks import kit_integrity as _integrity
 from autograder.checks.common import needs, run
 from autograder.checks.ex01_sequential import (
@@ -32,6 +33,8 @@ __all__ = [
     "async_shape", "async_agents", "async_overlap", "async_join", "async_timing",
     "dag_data", "mixed_crew_graph", "mixed_parallel", "mixed_joins",
 ]
+
+_cell_times.install()  # from the first test cell on: which runs a later answer cell made (1.4)
 
 
 def integrity() -> None:
