@@ -25,6 +25,7 @@ from autograder.checks.ex02_hierarchical import (
 )
 from autograder.checks.ex03_async import async_agents, async_join, async_overlap, async_shape, async_timing
 from autograder.checks.ex04_mixed import dag_data, mixed_crew_graph, mixed_joins, mixed_parallel
+from autograder.checks.messages import said_once as _said_once
 
 __all__ = [
     "integrity", "needs", "run",
@@ -37,6 +38,7 @@ __all__ = [
 _cell_times.install()  # from the first test cell on: which runs a later answer cell made (1.4)
 
 
+@_said_once
 def integrity() -> None:
     """The course kit and the grader are as shipped (hidden tests run this first)."""
     __tracebackhide__ = True

@@ -13,7 +13,7 @@ from autograder.checks.common import (
     visible_latency,
 )
 from autograder.checks import cell_times, rules
-from autograder.checks.messages import fail, passed
+from autograder.checks.messages import fail, passed, said_once
 
 
 def three_sequential_tasks(crew: Crew) -> None:
@@ -30,6 +30,7 @@ def three_sequential_tasks(crew: Crew) -> None:
              f"async_execution=True on {names(asynchronous)}", "Leave async_execution out in this exercise.")
 
 
+@said_once
 def sequential_crew(build_crew: Any) -> None:
     """1.1: three sync tasks, each with its own agent, run sequentially through the course model."""
     __tracebackhide__ = True
@@ -47,6 +48,7 @@ def sequential_crew(build_crew: Any) -> None:
     passed(f"a sequential crew of three tasks ran: {' -> '.join(recorded.order())}")
 
 
+@said_once
 def sequential_order(build_crew: Any, thorough: bool = False) -> None:
     """1.2: the tasks ran in list order, one at a time, every time."""
     __tracebackhide__ = True
@@ -57,6 +59,7 @@ def sequential_order(build_crew: Any, thorough: bool = False) -> None:
     passed("the order is the task list's, one task at a time")
 
 
+@said_once
 def sequential_context(build_crew: Any, thorough: bool = False) -> None:
     """1.3: each step names the previous one in ``context`` and really receives its output."""
     __tracebackhide__ = True
@@ -85,6 +88,7 @@ def sequential_context(build_crew: Any, thorough: bool = False) -> None:
 RUNS_WANTED = 3
 
 
+@said_once
 def sequential_determinism(build_crew: Any, orders: Any) -> None:
     """1.4: three runs of fresh crews, made in this notebook, and the grader's, all show one order."""
     __tracebackhide__ = True
