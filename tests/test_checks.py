@@ -483,3 +483,14 @@ def test_each_notebook_defines_its_checks_in_the_order_of_its_test_cells():
         home = importlib.import_module(f"autograder.checks.{module}")
         defined = sorted(called, key=lambda name: messages._places[getattr(home, name).__wrapped__.__qualname__])
         assert called == defined, module
+
+
+def test_every_message_the_sample_class_gets_fits_too():
+    """The messages of a whole graded class (tests/golden/sample_class.json: every test cell's error)."""
+    import json
+
+    golden = json.loads((Path(__file__).parent / "golden" / "sample_class.json").read_text(encoding="utf-8"))
+    errors = [e for cells in golden["test_errors"].values() for found in cells.values() for e in found]
+    wide = [line for e in errors if e.startswith(messages.SHOWN_FIRST) for line in e.splitlines()
+            if len(line) > messages.LINE_WIDTH]
+    assert len(errors) > 50 and not wide, wide
