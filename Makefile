@@ -49,6 +49,7 @@ bench: env sandbox
 	$(RUN) "$(PY)" -m autograder.bench.notebooks
 	$(RUN) "$(PY)" -m autograder.bench.grading
 	$(RUN) "$(PY)" -m autograder.bench.cluster
+	$(RUN) "$(PY)" -m autograder.bench.startup
 
 # Drift canary: the CrewAI fact tests (pytest -m crewai_fact) against another CrewAI release, in a
 # throwaway environment under build/drift-<version>/. Prints fact | holds / changed / broken.

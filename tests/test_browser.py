@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.checks import messages
 from autograder.lab import launcher as lab
 from tests.browser.jupyterlab import CHROMIUM, LabNotebook, Shots, launch_chromium
 
@@ -174,6 +175,16 @@ def test_learner_validates_an_exercise_in_jupyterlab(chromium, shots, server, tm
             assert "The following cell failed" in message, message
             assert "Expected:" in message and "Hint:" in message, message
             (ARTIFACTS / "validate-failed.txt").write_text(message)
+            # Every line of every error shows whole (learner point 4 of issue 23: the dialog hid the
+            # ends of hint lines past about 116 characters, and the fix was there). The checks wrap
+            # every line to messages.LINE_WIDTH: the dialog must show at least that many.
+            boxes = nb.dialog_errors(dialog)
+            shown = [b["shown"] for b in boxes]
+            (ARTIFACTS / "validate-widths.txt").write_text(f"characters a line may have: {shown}\n")
+            assert boxes and not [b for b in boxes if b["hidden"]], boxes
+            assert min(shown) >= messages.LINE_WIDTH, shown
+            wide = [line for b in boxes for line in b["lines"] if len(line) > messages.LINE_WIDTH]
+            assert not wide, wide
             dialog.get_by_text("Hint:").first.scroll_into_view_if_needed()
             shots(page, "validate-failed-hint")
             nb.close_dialog(dialog)

@@ -18,7 +18,7 @@ from crewai import Agent, Crew, Process, Task
 
 import course
 from autograder import checks
-from autograder.checks import ex04_mixed, kit_integrity
+from autograder.checks import ex04_mixed, kit_integrity, messages
 from autograder.checks.messages import CheckFailed
 from course import graph
 
@@ -52,7 +52,8 @@ def failure(call, *args, **kwargs) -> str:
         call(*args, **kwargs)
     message = str(caught.value)
     assert "Expected:" in message and "What happened:" in message and "Hint:" in message
-    return message
+    assert all(len(line) <= messages.LINE_WIDTH for line in f"{messages.SHOWN_FIRST}{message}".splitlines())
+    return " ".join(message.split())  # as one line: what the tests look for may be wrapped across two
 
 
 def measured(build_crew, **arguments) -> float:
@@ -154,7 +155,7 @@ def test_orders_from_one_crew_object_fail_whatever_the_kernel_ran_before(monkeyp
     for history in (earlier, []):  # a kernel that made fresh crews before, and a fresh kernel: one verdict
         monkeypatch.setattr(checks.ex01_sequential, "learner_runs", lambda h=history: h + reused)
         message = failure(checks.sequential_determinism, one, [r.order() for r in reused])
-        assert "one crew object run again" in message and "build_crew() inside the loop" in message
+        assert "reused a crew object" in message and "inside the loop: fresh = build_crew()" in message
 
 
 def test_agent_on_tasks_under_a_manager_loses_the_manager_points_only():
@@ -271,7 +272,10 @@ def test_one_agent_on_all_async_tasks_fails_with_the_fix():
     assert "one researcher per topic" in failure(checks.async_agents, wrong)
     message = failure(checks.async_overlap, wrong)
     assert "Executor is already running" in message and "its own agent" in message
-    assert "Executor is already running" in failure(checks.async_timing, wrong, 0.5, 0.9)
+    # 3.5 fails for the same reason: said once, above (learner point 4 of issue 23: 03 repeated it whole).
+    later = failure(checks.async_timing, wrong, 0.5, 0.9)
+    assert later.startswith("Same problem as a test above: Your crew stopped with an error."), later
+    assert "Executor is already running" not in later
 
 
 def test_a_missing_join_loses_the_join_points_only():
@@ -352,6 +356,27 @@ def test_integrity_notices_a_check_rebound_on_the_package(monkeypatch):
     assert kit_integrity.problems() == ["autograder.checks.async_join was replaced"]
 
 
+def test_integrity_notices_a_swapped_wrapper_of_a_check(monkeypatch):
+    """Checks are wrapped (messages.said_once): the wrapper's code and the check it calls are guarded too."""
+    assert kit_integrity.problems() == []
+    def said_nothing(check):
+        def checked(*args, **kwargs):
+            return None if check else None
+        return checked
+
+    monkeypatch.setattr(checks.async_join, "__code__", said_nothing(None).__code__)
+    assert kit_integrity.problems() == ["autograder.checks.async_join was replaced"]
+    monkeypatch.undo()
+    cell = checks.async_join.__closure__[checks.async_join.__code__.co_freevars.index("check")]
+    original = cell.cell_contents
+    cell.cell_contents = lambda *args, **kwargs: None
+    try:
+        assert kit_integrity.problems() == ["autograder.checks.async_join was replaced"]
+    finally:
+        cell.cell_contents = original
+    assert kit_integrity.problems() == []
+
+
 def test_integrity_accepts_what_dataclass_sets_but_not_a_replaced_one(monkeypatch):
     # Python 3.13's @dataclass sets __replace__ to dataclasses._replace on every dataclass.
     assert kit_integrity.problems() == []
@@ -373,3 +398,99 @@ def test_max_rpm_does_not_make_grading_wait_a_minute():
 
     recorded = checks.run(limited, timeout=20)
     assert len(recorded.llm_calls) == 9 and recorded.wall_time < 10
+
+
+# Every check of a notebook, called as its test cell calls it (typed answers that cannot be right).
+CHECKS_OF = {
+    "01_sequential.ipynb": [checks.sequential_crew, checks.sequential_order, checks.sequential_context,
+                            lambda b: checks.sequential_determinism(b, [["x"]] * 3)],
+    "02_hierarchical.ipynb": [checks.hierarchical_setup, checks.hierarchical_delegation, checks.hierarchical_order,
+                              lambda b: checks.hierarchical_answers(b, "nobody", "nobody", -1, baseline=b)],
+    "03_async.ipynb": [checks.async_shape, checks.async_agents, checks.async_overlap, checks.async_join,
+                       lambda b: checks.async_timing(b, 0.001, 1000.0, model_latency=0.12)],
+    "04_mixed_phases.ipynb": [checks.mixed_crew_graph, checks.mixed_parallel, checks.mixed_joins],
+}
+
+
+def test_every_line_of_every_message_shows_whole_in_validate():
+    """Learner point 4 of issue 23: Validate's dialog hid the ends of hint lines, where the fix was.
+
+    Each notebook's checks against the classic mistakes, unwritten and broken answers and a DAG
+    of every kind of wrong: no line of what the learner sees is wider than messages.LINE_WIDTH
+    (tests/test_browser.py measures that the dialog shows at least that many characters)."""
+    def unwritten(parallel=True):
+        raise NotImplementedError()
+
+    def raises(parallel=True):
+        raise ValueError("a learner's own error whose message is much longer than any line of the dialog: "
+                         + "x" * 120)
+
+    seen = []
+    for notebook, calls in CHECKS_OF.items():
+        answers = [define(WRONG[notebook][key]) for key in WRONG[notebook] if key.endswith("build")]
+        if notebook == "03_async.ipynb":
+            answers.append(define(MISSING_JOIN_03))
+        for answer in [*answers, unwritten, raises, lambda parallel=True: "crew", 42]:
+            for call in calls:
+                try:
+                    call(answer)
+                except CheckFailed as failed:
+                    seen.append(str(failed))
+    for dag in (REFERENCE_DAG | {"final review": ["report"]}, {"a": ["b"]}, {"a": ["b"], "b": ["a"]},
+                {k: [] for k in "abcdef"}, [], {}):
+        with pytest.raises(CheckFailed) as caught:
+            checks.dag_data(dag)
+        seen.append(str(caught.value))
+    assert len(seen) > 60 and any("Same problem as a test above" in m for m in seen)
+    wide = [line for m in seen for line in f"{messages.SHOWN_FIRST}{m}".splitlines()
+            if len(line) > messages.LINE_WIDTH]
+    assert not wide, wide
+
+
+def test_a_problem_is_said_whole_once_and_again_when_its_first_test_runs_again():
+    broken = {"yes": True}
+
+    def build_crew():
+        if broken["yes"]:
+            messages.fail("`build_crew` is broken.", "a crew", "an error", "Fix it.")
+
+    @messages.said_once
+    def first(build):
+        build()
+
+    @messages.said_once
+    def second(build):
+        build()
+
+    whole = failure(first, build_crew)
+    assert whole.startswith("`build_crew` is broken.")
+    assert failure(second, build_crew).startswith("Same problem as a test above: `build_crew` is broken.")
+    assert failure(first, build_crew) == whole  # the first test, run again, says it whole
+    broken["yes"] = False
+    first(build_crew)
+    broken["yes"] = True
+    assert failure(second, build_crew) == whole  # no failing test above says it any more
+
+
+def test_each_notebook_defines_its_checks_in_the_order_of_its_test_cells():
+    """'A test above' is 'a check defined before' (messages.said_once): the two orders must agree."""
+    import importlib
+
+    for number, module in enumerate(["ex01_sequential", "ex02_hierarchical", "ex03_async", "ex04_mixed"], start=1):
+        cells_file = next((SOURCE.parent).glob(f"cells_0{number}_*.py")).read_text()
+        called = list(dict.fromkeys(re.findall(r"^checks\.(\w+)\(", cells_file, re.M)))
+        called = [name for name in called if name not in ("needs", "integrity")]
+        home = importlib.import_module(f"autograder.checks.{module}")
+        defined = sorted(called, key=lambda name: messages._places[getattr(home, name).__wrapped__.__qualname__])
+        assert called == defined, module
+
+
+def test_every_message_the_sample_class_gets_fits_too():
+    """The messages of a whole graded class (tests/golden/sample_class.json: every test cell's error)."""
+    import json
+
+    golden = json.loads((Path(__file__).parent / "golden" / "sample_class.json").read_text(encoding="utf-8"))
+    errors = [e for cells in golden["test_errors"].values() for found in cells.values() for e in found]
+    wide = [line for e in errors if e.startswith(messages.SHOWN_FIRST) for line in e.splitlines()
+            if len(line) > messages.LINE_WIDTH]
+    assert len(errors) > 50 and not wide, wide

@@ -8,6 +8,7 @@ reads) gets fresh runs, and that shared runs give the verdicts fresh runs give, 
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -130,8 +131,9 @@ def test_a_failed_run_fails_the_later_checks_with_the_same_message_without_runni
     wrong = define(WRONG["03_async.ipynb"]["async_build"])  # one agent for every async task: CrewAI raises
     first = str(pytest.raises(CheckFailed, checks.async_overlap, wrong).value)
     before = made()
+    # The same failure, said once (the first check's message is whole, the later one points at it).
     assert str(pytest.raises(CheckFailed, checks.async_join, wrong).value).startswith(
-        "Your crew stopped with an error.") and "Executor is already running" in first
+        "Same problem as a test above:\n  Your crew stopped with an error.") and "Executor is already running" in first
     assert made() == before
 
 
@@ -195,7 +197,7 @@ def _outcomes(answers: dict[str, str]) -> list[str]:
         calls += [(checks.mixed_crew_graph, four), (checks.mixed_parallel, four), (checks.mixed_joins, four)]
     found = []
     for check, build_crew in calls:
-        takes_thorough = "thorough" in check.__code__.co_varnames[:check.__code__.co_argcount]
+        takes_thorough = "thorough" in inspect.signature(check).parameters
         for hidden in (False, True):  # a test cell: the visible check, then the hidden one
             name = f"{getattr(check, '__name__', '?')}{' (hidden)' if hidden else ''}"
             try:

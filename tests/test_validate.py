@@ -15,7 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.validator import Validator
+from nbconvert.filters import strip_ansi
 from traitlets.config import Config
+
+from autograder.checks import messages
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "release" / "crew_processes"
@@ -24,10 +27,15 @@ EXERCISES = ["01_sequential", "02_hierarchical", "03_async", "04_mixed_phases"]
 
 
 def _validate(path: Path) -> list[str]:
-    """The error text of every failing test, as Validate's dialog lists them."""
+    """The error text of every failing test, as Validate's dialog shows them (its HTML as text)."""
     result = Validator(config=Config()).validate(str(path))
     assert set(result) <= {"failed", "passed", "changed"}, result
-    return [item.get("error", "") for item in result.get("failed", [])]
+    return [strip_ansi(item.get("raw_error", "")) for item in result.get("failed", [])]
+
+
+def _too_wide(errors: list[str]) -> list[str]:
+    """Lines the dialog would not show whole (learner point 4 of issue 23)."""
+    return [line for error in errors for line in error.splitlines() if len(line) > messages.LINE_WIDTH]
 
 
 def _solution(cell_id: str, notebook: str) -> str:
@@ -63,6 +71,31 @@ def test_validate_on_an_untouched_exercise_speaks_in_sentences(notebook):
     for error in errors:
         assert error.startswith("CheckFailed: ") and "Hint: " in error, error
     assert any("Same problem as a test above" in e for e in errors[1:]) or len(errors) == 1  # said once
+    assert not _too_wide(errors), _too_wide(errors)
+
+
+@pytest.mark.slow
+def test_validate_says_a_problem_once_in_03_as_in_01(tmp_path):
+    """Learner point 4 of issue 23: in 03, the tests after the first that hit one problem repeated it whole.
+
+    One researcher on all three async tasks: 3.2 says so, 3.3's run stops with CrewAI's error
+    (said whole, with its fix), and 3.4, failing with the very same message, points at it."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "source"))
+    from crew_answers import WRONG
+
+    path = _copy_with(tmp_path, "03_async", {"async_build": WRONG["03_async.ipynb"]["async_build"],
+                                             "async_timing": _solution("async_timing", "03_async")})
+    errors = _validate(path)
+    text = _plain(errors)
+    assert len(errors) == 4 and "Research tasks share an agent" in errors[0], text
+    assert "Your crew stopped with an error" in errors[1] and "give each async task its own" in errors[1], text
+    assert errors[2].startswith("CheckFailed: Same problem as a test above:\n  Your crew stopped"), errors[2]
+    assert "Executor" not in errors[2], errors[2]
+    # 3.5's own problem is another one: its timing cell stopped (with the error said there).
+    assert "`parallel_seconds` is not defined" in errors[3], errors[3]
+    assert not _too_wide(errors), _too_wide(errors)
 
 
 @pytest.mark.slow

@@ -33,6 +33,8 @@ The guarantees of the pool this replaces hold per task:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -143,6 +145,50 @@ def unpack(data: bytes, digest: str, dest: Path) -> Path:
     return target
 
 
+WARM_SLOT = "warm-slot-"
+
+
+@contextlib.contextmanager
+def warm_slot(folder: Path):
+    """Hold one of the machine's warm-up turns (one per core) while a grading process starts.
+
+    A warm-up is two CrewAI imports, almost all CPU: six at once on two cores took 19 s before
+    the first could grade, one per core 6 s (issue 23.6). The turns are locks on files in the
+    run's folder, which every worker of this machine shares; a lock dies with its process.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    handles = [open(folder / f"{WARM_SLOT}{n}", "a") for n in range(max(1, cores))]
+    try:
+        held = None
+        while held is None:
+            for handle in handles:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue
+                held = handle
+                break
+            else:
+                time.sleep(0.05)  # every turn taken: look again soon (a warm-up takes seconds)
+        yield
+    finally:
+        for handle in handles:
+            handle.close()  # closing releases the lock
+
+
+def _leave_run_folder(folder: Path) -> None:
+    """Remove the run's folder in /dev/shm once its last worker is done (its turns' files with it)."""
+    try:
+        if any(not p.name.startswith(WARM_SLOT) for p in folder.iterdir()):
+            return
+        for slot in folder.glob(f"{WARM_SLOT}*"):
+            slot.unlink(missing_ok=True)
+        folder.rmdir()
+    except OSError:
+        pass
+
+
 def _scratch(run: str, worker: str, fallback: Path) -> Path:
     """Where a worker's per-notebook course folders go: memory-backed when the machine has room.
 
@@ -202,20 +248,13 @@ class GradingPlugin(WorkerPlugin):
         if self.scratch is None:  # setup failed before it made any folder; Dask reports why
             return
         shutil.rmtree(self.scratch, ignore_errors=True)
-        try:
-            self.scratch.parent.rmdir()  # the run's folder in /dev/shm, once its last worker is done
-        except OSError:
-            pass
+        _leave_run_folder(self.scratch.parent)
         shutil.rmtree(self.intake, ignore_errors=True)
 
     def _warm_up(self) -> None:
-        with self.lock:
+        # The first task waits on the lock until this is done; warm-ups take turns, one per core.
+        with self.lock, warm_slot(self.scratch.parent):
             self._ensure()
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT + 30) -> str | None:
-        """None once the grading process is ready (or has failed to start: the tasks say so)."""
-        self.warm.join(timeout)
-        return None if self.proc is not None else (self.failed_starts[-1:] or ["did not start"])[0]
 
     # The grading process ------------------------------------------------------------------
     def _start(self) -> str | None:
@@ -376,12 +415,6 @@ def _task():
     return grade_notebook_on_worker
 
 
-def _ready(plugin_name: str, dask_worker=None) -> str | None:
-    """Run on every worker (``Client.run``): wait until its grading process is warm."""
-    plugin = dask_worker.plugins.get(plugin_name)
-    return "the grading plugin is missing" if plugin is None else plugin.wait_ready()
-
-
 # --- on the machine that runs `grade` ---------------------------------------------------------
 
 def _local_cluster(workers: int, local_directory: Path):
@@ -481,8 +514,8 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
 
     On ``connection`` (closed at the end), else on a new one to ``scheduler`` (None: a
     LocalCluster of ``workers`` processes). ``stats`` receives "workers ready" (seconds from this
-    call until every worker's grading process was warm: what is left of the start-up) and "cluster": the number
-    of workers. ``say`` gets one-line notes about the cluster.
+    call until the first notebook began to be graded: what is left of the start-up) and "cluster": the
+    number of workers. ``say`` gets one-line notes about the cluster.
     """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -493,6 +526,9 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
 
     def emit(result: NotebookResult) -> None:
         results.append(result)
+        if stats is not None and result.timings:  # a graded one: when its grading began, after this call
+            first = time.monotonic() - result.seconds - began
+            stats["workers ready"] = min(stats.get("workers ready", first), first)
         if on_result:
             on_result(result)
 
@@ -523,14 +559,12 @@ def grade(jobs: list[Job], settings: Settings, *, template: Path, kit: Path, wor
             return fail_all(jobs, f"No Dask worker joined the cluster at {scheduler or 'this machine'} within "
                                   f"{WORKERS_TIMEOUT:.0f} s, so this notebook was not graded (not the learner's "
                                   "doing). Start workers (docs/deploy.md) and run the grade command again.")
-        warm = client.run(_ready, plugin_name)
-        count = len(warm)
+        # No wait for every worker to be warm: each task waits for its own worker's grading process,
+        # so the first notebooks are graded while the other workers still warm up (issue 23.6).
+        count = len(client.scheduler_info().get("workers", {}))
         if stats is not None:
-            stats["workers ready"] = time.monotonic() - began
             stats["cluster"] = count
-        problems = {addr: why for addr, why in warm.items() if why}
-        say(f"Dask: {count} worker(s) at {scheduler or 'a local cluster'}"
-            + (f"; {len(problems)} could not start a grading process" if problems else "") + ".")
+        say(f"Dask: {count} worker(s) at {scheduler or 'a local cluster'}.")
         futures = {}
         task = _task()
         for job in jobs:

@@ -169,15 +169,22 @@ def drop_checkout(dest: Path) -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(dest)], capture_output=True)
 
 
+def tree_env(tree: Path) -> dict[str, str]:
+    """The environment for a grader of another checkout: its code, and its root (``make bench`` sets
+    COURSE_ROOT to this one, which the other grader would otherwise take for its own)."""
+    env = with_venv_on_path()
+    env["PYTHONPATH"] = str(tree)
+    env["COURSE_ROOT"] = str(tree)
+    return env
+
+
 def run_today(tree: Path, klass: Path, out: Path, work: Path, workers: int):
     """grade_submissions of the checked-out tree, in a python of its own (same environment, its own code)."""
     import json
     from types import SimpleNamespace
 
-    env = with_venv_on_path()
-    env["PYTHONPATH"] = str(tree)
     done = subprocess.run([sys.executable, "-c", TODAY_SCRIPT, str(klass), str(out), str(work), str(workers)],
-                          cwd=tree, env=env, capture_output=True, text=True)
+                          cwd=tree, env=tree_env(tree), capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"today's pipeline ({TODAY_REF}) failed:\n{done.stderr[-3000:]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ crews, ``messages`` speaks to the learner, ``kit_integrity`` guards the kit.
 
 from __future__ import annotations
 
+from autograder.checks import cell_times as _cell_times
 from autograder.checks import kit_integrity as _integrity
 from autograder.checks.common import needs, run
 from autograder.checks.ex01_sequential import (
@@ -24,6 +25,7 @@ from autograder.checks.ex02_hierarchical import (
 )
 from autograder.checks.ex03_async import async_agents, async_join, async_overlap, async_shape, async_timing
 from autograder.checks.ex04_mixed import dag_data, mixed_crew_graph, mixed_joins, mixed_parallel
+from autograder.checks.messages import said_once as _said_once
 
 __all__ = [
     "integrity", "needs", "run",
@@ -33,7 +35,10 @@ __all__ = [
     "dag_data", "mixed_crew_graph", "mixed_parallel", "mixed_joins",
 ]
 
+_cell_times.install()  # from the first test cell on: which runs a later answer cell made (1.4)
 
+
+@_said_once
 def integrity() -> None:
     """The course kit and the grader are as shipped (hidden tests run this first)."""
     __tracebackhide__ = True

@@ -35,30 +35,8 @@ DEFAULT_LATENCY = 0.05  # long enough that side-by-side tasks visibly overlap, s
 DEFAULT_TIMEOUT = 30.0
 
 
-# The first message about a broken build function, per function and arguments: later test
-# cells that fail for the same reason say so in one line instead of repeating it.
-_said: dict[tuple[int, str], str] = {}
-
-
 def build(make: Any, name: str = "build_crew", **arguments: Any) -> Crew:
     """Call the learner's build function (or accept a Crew) and return the Crew."""
-    __tracebackhide__ = True
-    key = (id(getattr(make, "__code__", make)), repr(sorted(arguments.items())))
-    try:
-        return _build(make, name, **arguments)
-    except CheckFailed as failure:
-        message = str(failure)
-        if _said.get(key) == message:
-            first = message.splitlines()[0]
-            # Short lines: nbgrader's Validate cuts each line of a message at about 88 characters.
-            raise CheckFailed(f"Same problem as a test above: {first}\n"
-                              "  Expected: a crew this test can run\n  What happened: see the first failing test\n"
-                              "  Hint: fix that one; this test follows it.") from None
-        _said[key] = message
-        raise
-
-
-def _build(make: Any, name: str, **arguments: Any) -> Crew:
     __tracebackhide__ = True
     if isinstance(make, Crew):
         if arguments:

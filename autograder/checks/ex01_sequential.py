@@ -6,14 +6,14 @@ from typing import Any
 
 from crewai import Crew, Process
 
-from course import graph
+from course import cell_log, graph
 
 from autograder.checks.common import (
     build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, role, run, schedules,
     visible_latency,
 )
-from autograder.checks import rules
-from autograder.checks.messages import fail, passed
+from autograder.checks import cell_times, rules
+from autograder.checks.messages import fail, passed, said_once
 
 
 def three_sequential_tasks(crew: Crew) -> None:
@@ -30,6 +30,7 @@ def three_sequential_tasks(crew: Crew) -> None:
              f"async_execution=True on {names(asynchronous)}", "Leave async_execution out in this exercise.")
 
 
+@said_once
 def sequential_crew(build_crew: Any) -> None:
     """1.1: three sync tasks, each with its own agent, run sequentially through the course model."""
     __tracebackhide__ = True
@@ -47,6 +48,7 @@ def sequential_crew(build_crew: Any) -> None:
     passed(f"a sequential crew of three tasks ran: {' -> '.join(recorded.order())}")
 
 
+@said_once
 def sequential_order(build_crew: Any, thorough: bool = False) -> None:
     """1.2: the tasks ran in list order, one at a time, every time."""
     __tracebackhide__ = True
@@ -57,6 +59,7 @@ def sequential_order(build_crew: Any, thorough: bool = False) -> None:
     passed("the order is the task list's, one task at a time")
 
 
+@said_once
 def sequential_context(build_crew: Any, thorough: bool = False) -> None:
     """1.3: each step names the previous one in ``context`` and really receives its output."""
     __tracebackhide__ = True
@@ -85,6 +88,7 @@ def sequential_context(build_crew: Any, thorough: bool = False) -> None:
 RUNS_WANTED = 3
 
 
+@said_once
 def sequential_determinism(build_crew: Any, orders: Any) -> None:
     """1.4: three runs of fresh crews, made in this notebook, and the grader's, all show one order."""
     __tracebackhide__ = True
@@ -106,18 +110,35 @@ def sequential_determinism(build_crew: Any, orders: Any) -> None:
     if any(list(o) != actual for o in orders):
         fail("`orders` does not match what your crew does.", f"every run in the order {order(actual)}",
              f"{orders!r}"[:160], "Fill `orders` from real runs of your current build_crew().")
-    # The runs that filled `orders` are the learner's latest runs of this crew: what the kernel ran
-    # before them (other crews, earlier experiments) does not change the verdict.
-    shape = [t.name for t in first.tasks]
-    latest = [r for r in learner_runs() if [t.name for t in r.tasks] == shape][-len(orders):]
-    if len(latest) < len(orders):
+    filled, counted = _runs_that_filled_orders([t.name for t in first.tasks], len(orders))
+    if len(filled) < len(orders):
         fail("`orders` was not filled from runs made in this notebook.",
-             f"{len(orders)} runs of your crew, made in the cell above",
-             f"this notebook ran it {len(latest)} time{'s' if len(latest) != 1 else ''}",
-             "Inside the loop: crew = build_crew(); await crew.kickoff_async(); orders.append(course.last_run().order()).")
-    if len({r.crew_id for r in latest}) < len(orders):
-        fail("`orders` came from one crew object run again.",
-             f"{len(orders)} fresh crews, one build_crew() per run",
-             f"{len(orders)} runs of {len({r.crew_id for r in latest})} crew object(s)",
-             "A crew keeps state between runs: call build_crew() inside the loop, once per run.")
+             f"{len(orders)} runs of your crew, made in the cell that fills `orders`",
+             f"{counted} ran your crew {len(filled)} time{'s' if len(filled) != 1 else ''}",
+             "Run the crew inside the loop, once per order you append: "
+             "fresh = build_crew(), then await fresh.kickoff_async().")
+    crews = len({r.crew_id for r in filled})
+    if crews < len(orders):
+        fail("The runs that filled `orders` reused a crew object.",
+             f"{len(orders)} fresh crews: build_crew() called once per run",
+             f"all {len(orders)} runs used one crew object" if crews == 1
+             else f"the {len(orders)} runs used only {crews} crew objects",
+             "A crew keeps state between runs. Build a fresh one per run, "
+             "inside the loop: fresh = build_crew(), then await fresh.kickoff_async().")
     passed(f"{len(orders)} runs, one order: {' -> '.join(actual)}")
+
+
+def _runs_that_filled_orders(shape: list[str], wanted: int) -> tuple[list, str]:
+    """The learner's runs of this crew that filled `orders`, and who made them (for the message).
+
+    Those made since the cell that sets `orders` began, first ones first: never what the kernel
+    ran before it, so the same cells get one verdict in a fresh kernel and in a used one. A cell
+    that ran before the checks were imported has no known start: then the latest runs stand in.
+    """
+    __tracebackhide__ = True
+    mine = [r for r in learner_runs() if [t.name for t in r.tasks] == shape]
+    cell = cell_log.defining("orders")
+    began = cell_times.began(cell.source) if cell is not None else None
+    if began is None:
+        return mine[-wanted:], "this notebook"
+    return [r for r in mine if r.started_at >= began][:wanted], "the cell that fills `orders`"

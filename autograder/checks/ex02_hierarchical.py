@@ -11,7 +11,7 @@ from autograder.checks.common import (
     visible_latency,
 )
 from autograder.checks import rules
-from autograder.checks.messages import fail, passed
+from autograder.checks.messages import fail, passed, said_once
 
 
 def hierarchical(crew: Crew) -> None:
@@ -32,6 +32,7 @@ def hierarchical(crew: Crew) -> None:
              "In CrewAI 1.15.30 the manager cannot run two delegations at once: async tasks fail here.")
 
 
+@said_once
 def hierarchical_setup(build_crew: Any) -> None:
     """2.1: a hierarchical crew with a manager (agent or model) that runs to the end."""
     __tracebackhide__ = True
@@ -42,6 +43,7 @@ def hierarchical_setup(build_crew: Any) -> None:
     passed(f"a hierarchical crew ran with {who}")
 
 
+@said_once
 def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
     """2.2: the manager chose who does each task: no task names its agent, every task went to a worker, not all to one."""
     __tracebackhide__ = True
@@ -66,6 +68,7 @@ def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
     passed("the manager delegated: " + ", ".join(f"{t.name} -> {t.worker}" for t in recorded.tasks))
 
 
+@said_once
 def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
     """2.3: tasks still ran in list order, one at a time, each seeing the previous output."""
     __tracebackhide__ = True
@@ -101,6 +104,7 @@ def _measured_in_this_kernel(extra_calls: Any) -> bool:
     return any(h - s == extra_calls for h in calls["hierarchical"] for s in calls["sequential"])
 
 
+@said_once
 def hierarchical_answers(build_crew: Any, order_decided_by: Any, workers_decided_by: Any, extra_calls: Any,
                          baseline: Any) -> None:
     """2.4: who decided the order, who decided the workers, and what the manager cost in model calls."""

@@ -16,7 +16,7 @@ from autograder.checks.common import (
     build, cell_trouble, learner_runs, names, process, role, run, schedules, visible_latency,
 )
 from autograder.checks import rules
-from autograder.checks.messages import fail, passed
+from autograder.checks.messages import fail, passed, said_once
 
 
 def research_and_join(crew: Crew) -> tuple[list[Any], Any]:
@@ -40,6 +40,7 @@ def research_and_join(crew: Crew) -> tuple[list[Any], Any]:
     return [t for t in tasks if t is not join], join
 
 
+@said_once
 def async_shape(build_crew: Any) -> None:
     """3.1: three async tasks and a sync synthesis at the end; parallel=False makes them all sync."""
     __tracebackhide__ = True
@@ -61,6 +62,7 @@ def async_shape(build_crew: Any) -> None:
     passed("three async research tasks and a sync synthesis; parallel=False turns async off")
 
 
+@said_once
 def async_agents(build_crew: Any) -> None:
     """3.2: each research task has its own agent (one agent cannot run two tasks at once)."""
     __tracebackhide__ = True
@@ -78,6 +80,7 @@ def async_agents(build_crew: Any) -> None:
     passed(f"one agent per research task: {', '.join(roles)}")
 
 
+@said_once
 def async_overlap(build_crew: Any, thorough: bool = False) -> None:
     """3.3: the three research tasks really ran at the same time."""
     __tracebackhide__ = True
@@ -97,6 +100,7 @@ def async_overlap(build_crew: Any, thorough: bool = False) -> None:
     passed("the three research tasks overlapped")
 
 
+@said_once
 def async_join(build_crew: Any, thorough: bool = False) -> None:
     """3.4: the synthesis lists all three in context, waits for all three, and receives all three outputs."""
     __tracebackhide__ = True
@@ -128,6 +132,7 @@ def async_join(build_crew: Any, thorough: bool = False) -> None:
     passed(f"{join_name!r} waited for all three research tasks and received their outputs")
 
 
+@said_once
 def async_timing(build_crew: Any, parallel_seconds: Any, sequential_seconds: Any, model_latency: float = 0.0) -> None:
     """3.5: the learner measured both versions; the parallel one is faster because its tasks overlapped.
 

@@ -16,7 +16,7 @@ from course import graph
 
 from autograder.checks.common import build, names, process, run, schedules, visible_latency
 from autograder.checks import rules
-from autograder.checks.messages import fail, passed
+from autograder.checks.messages import fail, passed, said_once
 
 FOUR_PHASES: graph.Graph = {
     "research A": [], "research B": [],
@@ -57,6 +57,7 @@ def four_phase_problem(g: graph.Graph) -> str | None:
     return "its edges differ from the four-phase flow"
 
 
+@said_once
 def dag_data(dag: Any) -> None:
     """4.1: the learner's plan is the four-phase flow, with every wait the crew will really have."""
     __tracebackhide__ = True
@@ -75,6 +76,7 @@ def dag_data(dag: Any) -> None:
     passed("your DAG is the four-phase flow: " + _phases(g))
 
 
+@said_once
 def mixed_crew_graph(build_crew: Any) -> None:
     """4.2: what the crew's tasks wait for (context, order, async flags, the barrier) is the four-phase flow."""
     __tracebackhide__ = True
@@ -127,6 +129,7 @@ def _mixed_phases(build_crew: Any) -> list[tuple[list[int], int | None]]:
     return batches
 
 
+@said_once
 def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
     """4.3: phase 1 and phase 3 each ran their two tasks at the same time."""
     __tracebackhide__ = True
@@ -145,6 +148,7 @@ def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
 JOINS = {2: (0, 1), 5: (3, 4)}
 
 
+@said_once
 def mixed_joins(build_crew: Any, thorough: bool = False) -> None:
     """4.4: analysis and review each received both outputs of the phase before them (waiting alone is not enough)."""
     __tracebackhide__ = True

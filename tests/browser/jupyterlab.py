@@ -75,6 +75,24 @@ class Shots:
         return path
 
 
+# nbgrader's dialog puts each failed cell's source, then its error, in a <pre> of its own; the
+# dialog grows with its widest line up to a limit, past which a line's end is hidden (the box
+# scrolls sideways). `shown` is that limit in characters, found with a line too long for any screen.
+DIALOG_ERRORS = """(message) => [...message.querySelectorAll('.jp-RenderedText pre')].filter((_, i) => i % 2 === 1)
+  .map((pre) => {
+    const lines = pre.innerText.split('\\n');
+    const hidden = pre.scrollWidth > pre.clientWidth + 1;
+    const probe = document.createElement('span');
+    probe.textContent = '\\n' + 'x'.repeat(400);
+    pre.appendChild(probe);
+    const perChar = probe.getBoundingClientRect().width / 400;
+    const style = getComputedStyle(pre);
+    const inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    probe.remove();
+    return {lines, hidden, shown: Math.floor(inner / perChar)};
+  })"""
+
+
 class LabNotebook:
     """One notebook open in JupyterLab, driven the way a learner does it."""
 
@@ -182,6 +200,11 @@ class LabNotebook:
         if "validation-success" not in classes and "validation-failed" not in classes:
             raise AssertionError(f"Validate gave neither success nor failure: {classes!r}: {message.inner_text()}")
         return "validation-success" in classes, message.inner_text(), dialog
+
+    def dialog_errors(self, dialog: Locator) -> list[dict]:
+        """Each failed cell's error box in the Validate dialog: its lines as shown, how many characters
+        of a line it shows without scrolling sideways, and whether anything lies past its edge."""
+        return dialog.locator("#validation-message").evaluate(DIALOG_ERRORS)
 
     def close_dialog(self, dialog: Locator) -> None:
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
