@@ -99,23 +99,37 @@ def receives_from(tasks: Iterable[TaskSpec]) -> Graph:
     return graph
 
 
-def waits_for(tasks: Iterable[TaskSpec]) -> Graph:
-    """What each task waits for before it can start (context, the sync task before it, the barrier), reduced."""
-    direct: Graph = {}
+# Why a task waits for another, by the rule of the walk that makes it wait (the first that applies).
+CONTEXT = "context"  # its context lists the other task
+SYNC_BEFORE = "sync before"  # the other is the sync task before it in the list
+BARRIER = "barrier"  # it is sync, and the other is an async task still running when the walk reaches it
+
+
+def wait_reasons(tasks: Iterable[TaskSpec]) -> dict[str, dict[str, str]]:
+    """For each task, every task it waits for directly (before reduction), with the reason: CONTEXT,
+    SYNC_BEFORE or BARRIER."""
+    reasons: dict[str, dict[str, str]] = {}
     last_sync: str | None = None
     pending: list[str] = []  # async tasks launched since the last sync task
     for name, is_async, context in tasks:
-        waits = [c for c in (context or []) if c != name]
+        why = dict.fromkeys(context or [], CONTEXT)
         if last_sync is not None:
-            waits.append(last_sync)
+            why.setdefault(last_sync, SYNC_BEFORE)
         if is_async:
             pending.append(name)
         else:
-            waits.extend(pending)
+            for other in pending:
+                why.setdefault(other, BARRIER)
             pending = []
             last_sync = name
-        direct[name] = list(dict.fromkeys(w for w in waits if w != name))
-    return reduce(direct)
+        why.pop(name, None)
+        reasons[name] = why
+    return reasons
+
+
+def waits_for(tasks: Iterable[TaskSpec]) -> Graph:
+    """What each task waits for before it can start (context, the sync task before it, the barrier), reduced."""
+    return reduce({name: list(why) for name, why in wait_reasons(tasks).items()})
 
 
 def waits_without_data(tasks: Sequence[TaskSpec]) -> set[tuple[str, str]]:
@@ -416,8 +430,10 @@ def match_names(wanted: Iterable[str], actual: Iterable[str]) -> dict[str, str]:
 class GraphDiff:
     """How a learner's graph differs from the real one (names already matched)."""
 
-    missing: set[tuple[str, str]]  # real edges the learner left out
-    extra: set[tuple[str, str]]  # learner's edges the crew does not have
+    # A wait one graph has directly and the other only through other tasks is in neither set: both
+    # wait, and the edge that makes the difference is in one of them.
+    missing: set[tuple[str, str]]  # waits the crew has and the learner's graph lacks, even through others
+    extra: set[tuple[str, str]]  # waits in the learner's graph the crew lacks, even through others
     unknown: list[str]  # learner's names that match no task of the crew
     absent: list[str]  # tasks of the crew the learner did not mention
     names: dict[str, str] = field(default_factory=dict)  # the learner's name -> the crew's, where they differ
@@ -460,6 +476,8 @@ def _by_phase(mine: Graph, actual: Graph, known: Mapping[str, str]) -> dict[str,
 def compare(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> tuple[GraphDiff, Graph]:
     """Diff a learner's graph against the real one, on waits (reduced); also returns the learner's graph renamed.
 
+    A wait is a difference only when the other graph lacks it even through other tasks.
+
     Names are matched first by spelling; when the two graphs have the same shape
     the learner's tasks are matched by their place in it, as the checks do, so a
     dict with other names is never called different by a picture and right by a check.
@@ -476,7 +494,8 @@ def compare(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> tuple[Gra
     renamed = reduce(rename(mine, names)) if find_cycle(mine) is None else rename(mine, names)
     want, have = edges(renamed), edges(actual)
     diff = GraphDiff(
-        missing=have - want, extra=want - have,
+        missing={(a, b) for a, b in have - want if a not in ancestors(renamed, b)},
+        extra={(a, b) for a, b in want - have if a not in ancestors(actual, b)},
         unknown=[n for n in renamed if n not in actual],
         absent=[n for n in actual if n not in renamed],
         names={k: v for k, v in names.items() if k != v},

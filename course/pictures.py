@@ -163,6 +163,32 @@ def _joins(run: RecordedRun, deps: Mapping[str, list[str]]) -> list[TaskRecord]:
 
 _LEGEND_INCHES = 0.42
 
+_Spot = tuple[float, float, float]  # a drawn bar: (start, end, y of its middle)
+
+
+@dataclass
+class _Timeline:
+    """What a Gantt picture shows, worked out before anything is drawn."""
+    hierarchical: bool
+    horizon: float  # the right end of the time axis, before its margin
+    bars: list[_Bar]
+    lanes: list[str]
+
+    @classmethod
+    def of(cls, run: RecordedRun) -> "_Timeline":
+        hierarchical = run.process == "hierarchical" or bool(run.delegations)
+        ends = [t.end for t in run.tasks if t.end is not None] + [d.end for d in run.delegations]
+        horizon = max([run.wall_time, *ends, 1e-3])
+        bars = _bars(run, hierarchical, horizon)
+        _stack(bars)
+        lanes = ([run.manager or "Manager"] if hierarchical else []) + [b.lane for b in bars]
+        return cls(hierarchical, horizon, bars, list(dict.fromkeys(lanes)))
+
+    @property
+    def height(self) -> float:
+        """The figure's height in inches: a title, the lanes, the axis and the legend."""
+        return 1.35 + 0.62 * max(len(self.lanes), 1) + 0.5 + _LEGEND_INCHES
+
 
 def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     """A timeline of a recorded run: one lane per agent that did the work, one bar per task.
@@ -175,21 +201,33 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     moment (one agent on two tasks) are stacked. Tasks that never started are
     listed under the title, not drawn.
     """
-    hierarchical = run.process == "hierarchical" or bool(run.delegations)
-    ends = [t.end for t in run.tasks if t.end is not None] + [d.end for d in run.delegations]
-    horizon = max([run.wall_time, *ends, 1e-3])
-    bars = _bars(run, hierarchical, horizon)
-    _stack(bars)
-    lanes = ([run.manager or "Manager"] if hierarchical else []) + [b.lane for b in bars]
-    lanes = list(dict.fromkeys(lanes))
-    height = 1.35 + 0.62 * max(len(lanes), 1) + 0.5 + _LEGEND_INCHES
-    fig, ax, owned = _new_axes(ax, (10, height))
-    y = {lane: i for i, lane in enumerate(lanes)}
-    deps, data = run.dependencies(), run.receives()
-    labels: list[_Label] = []
-    centre: dict[tuple[str, str], tuple[float, float, float]] = {}  # (kind, task) -> (start, end, y)
+    line = _Timeline.of(run)
+    fig, ax, owned = _new_axes(ax, (10, line.height))
+    labels, centre = _draw_bars(ax, line)
+    _give_labels_room(labels)
+    _draw_delegations(ax, line.bars, centre)
+    deps = run.dependencies()
+    joins = _joins(run, deps)
+    strip = _draw_joins(ax, joins)  # the notes above the lanes, laid out last so none covers another
+    _draw_waits(ax, run, deps, centre, {j.name for j in joins})
+    strip.insert(0, _draw_wall_time(ax, run))
+    _frame_lanes(ax, line)
+    _title(ax, _gantt_heading(run, title), owned, fontsize=10, color=FAILED if run.error else INK)
+    if not line.lanes:
+        ax.text(0.5, 0.5, "No task started.", transform=ax.transAxes, ha="center", va="center", color=FAILED)
+    _place_legend(fig, ax, _gantt_legend(ax, line, bool(joins)), owned, line.height)
+    _fit_labels(fig, ax, labels)
+    _unclutter_strip(fig, ax, strip)
+    fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
+    return fig
 
-    for bar in bars:
+
+def _draw_bars(ax: Any, line: _Timeline) -> tuple[list[_Label], dict[tuple[str, str], _Spot]]:
+    """One bar per task (or held task, or delegation), with its name still unfitted."""
+    y = {lane: i for i, lane in enumerate(line.lanes)}
+    labels: list[_Label] = []
+    centre: dict[tuple[str, str], _Spot] = {}  # (kind, task) -> where its bar is
+    for bar in line.bars:
         slot = _BAR / bar.tracks
         middle = y[bar.lane] - _BAR / 2 + (bar.track + 0.5) * slot
         is_async = bar.record.async_execution
@@ -208,9 +246,12 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         box = dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8) if hatch else None
         text = ax.text(0, middle, name, va="center", fontsize=8.5 if bar.tracks == 1 else 7.5, color=INK,
                        zorder=5, bbox=box)
-        labels.append(_Label(text, bar.start, bar.end, horizon * 1.04, name, f"#{bar.record.index + 1}"))
+        labels.append(_Label(text, bar.start, bar.end, line.horizon * 1.04, name, f"#{bar.record.index + 1}"))
+    return labels, centre
 
-    # A label may spill past its bar until the next bar on the same track begins.
+
+def _give_labels_room(labels: list[_Label]) -> None:
+    """A label may spill past its bar until the next bar on the same track begins."""
     rows: dict[float, list[_Label]] = {}
     for label in labels:
         rows.setdefault(label.text.get_position()[1], []).append(label)
@@ -219,6 +260,9 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         for this, following in zip(row, row[1:]):
             this.room_until = following.start
 
+
+def _draw_delegations(ax: Any, bars: list[_Bar], centre: Mapping[tuple[str, str], _Spot]) -> None:
+    """Under the hierarchical process: the manager's arrow down to the coworker, and the report back up."""
     for bar in bars:
         if bar.kind != "delegation":
             continue
@@ -231,13 +275,21 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         _add(ax, FancyArrowPatch((bar.end, bottom), (bar.end, top), linestyle=(0, (2, 2)),
                                  gid=f"report:{bar.record.name}", **arrow))
 
-    joins = _joins(run, deps)
-    strip: list[Any] = []  # the notes above the lanes, laid out last so none covers another
+
+def _draw_joins(ax: Any, joins: list[TaskRecord]) -> list[Any]:
+    """A dashed line where each join starts; returns the notes that name them."""
+    notes = []
     for join in joins:
         ax.axvline(join.start, color=INK, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1, gid=f"join:{join.name}")
-        strip.append(ax.text(join.start, _STRIP_Y, " join ", ha="left", va="bottom", fontsize=8, color=INK,
+        notes.append(ax.text(join.start, _STRIP_Y, " join ", ha="left", va="bottom", fontsize=8, color=INK,
                              gid=f"join-label:{join.name}"))
-    join_names = {j.name for j in joins}
+    return notes
+
+
+def _draw_waits(ax: Any, run: RecordedRun, deps: Mapping[str, list[str]],
+                centre: Mapping[tuple[str, str], _Spot], join_names: set[str]) -> None:
+    """An arrow from the end of each task another waits for to the start of the one that waits."""
+    data = run.receives()
     work = {name: spot for (kind, name), spot in centre.items() if kind in ("task", "held")}
     for record in run.tasks:
         if record.name not in work or not (record.context or record.name in join_names):
@@ -253,19 +305,26 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
                                      linestyle="-" if carries else WAIT_ONLY,
                                      gid=f"{'passes' if carries else 'waits'}:{dep}->{record.name}"))
 
-    ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
-    strip.insert(0, ax.text(run.wall_time, _STRIP_Y, f"wall time {run.wall_time:.2f} s ", ha="right",
-                            va="bottom", fontsize=8.5, color=INK, fontweight="bold", gid="wall-time-label"))
 
-    ax.set_xlim(0, horizon * 1.04)
-    ax.set_ylim(len(lanes) - 0.5 + 0.02, -0.5 - 0.5)  # inverted: first lane on top, a strip for the notes
-    ax.set_yticks(range(len(lanes)), lanes)
+def _draw_wall_time(ax: Any, run: RecordedRun) -> Any:
+    """The line at the run's wall time; returns its note."""
+    ax.axvline(run.wall_time, color=INK, linewidth=1.4, zorder=1, gid="wall-time")
+    return ax.text(run.wall_time, _STRIP_Y, f"wall time {run.wall_time:.2f} s ", ha="right",
+                   va="bottom", fontsize=8.5, color=INK, fontweight="bold", gid="wall-time-label")
+
+
+def _frame_lanes(ax: Any, line: _Timeline) -> None:
+    ax.set_xlim(0, line.horizon * 1.04)
+    ax.set_ylim(len(line.lanes) - 0.5 + 0.02, -0.5 - 0.5)  # inverted: first lane on top, a strip for the notes
+    ax.set_yticks(range(len(line.lanes)), line.lanes)
     ax.set_xlabel("seconds since kickoff")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
+
+def _gantt_heading(run: RecordedRun, title: str | None) -> str:
     length = run.critical_path()[1]
     heading = [title or "What ran when",
                f"Process.{run.process} · wall time {run.wall_time:.2f} s · critical path {length:.2f} s"]
@@ -274,13 +333,14 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
     skipped = [t.name for t in run.tasks if t.start is None]
     if skipped:
         heading.append(_short("did not run: " + ", ".join(skipped), 110))
-    _title(ax, "\n".join(heading), owned, fontsize=10, color=FAILED if run.error else INK)
-    if not lanes:
-        ax.text(0.5, 0.5, "No task started.", transform=ax.transAxes, ha="center", va="center", color=FAILED)
+    return "\n".join(heading)
 
+
+def _gantt_legend(ax: Any, line: _Timeline, joins: bool) -> list[Any]:
+    """A legend entry for each kind of mark the picture has, and none for the others."""
     handles = [Patch(facecolor=SYNC_FACE, edgecolor=SYNC_EDGE, label="task"),
                Patch(facecolor=ASYNC_FACE, edgecolor=ASYNC_EDGE, hatch=ASYNC_HATCH, label="async task")]
-    if hierarchical:
+    if line.hierarchical:
         handles.append(Patch(facecolor=MANAGER_FACE, edgecolor=MANAGER_EDGE, label="manager holds the task"))
         handles.append(Line2D([], [], color=MANAGER_EDGE, marker="v", markersize=5, lw=1,
                               label="delegates / reports back"))
@@ -290,20 +350,20 @@ def gantt(run: RecordedRun, ax: Any = None, title: str | None = None) -> Figure:
         handles.append(Line2D([], [], color=MUTED, lw=0.8, marker=">", markersize=4, label="output waited for"))
     if any(str(p.get_gid()).startswith("waits:") for p in ax.patches):
         handles.append(Line2D([], [], color=MUTED, lw=0.8, linestyle=WAIT_ONLY, label="waited for, no output"))
-    if any(not b.ok for b in bars):
+    if any(not b.ok for b in line.bars):
         handles.append(Patch(facecolor="white", edgecolor=FAILED, linewidth=1.8, label="failed"))
+    return handles
+
+
+def _place_legend(fig: Figure, ax: Any, handles: list[Any], owned: bool, height: float) -> None:
     if owned:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
-        # The layout measures its text with the renderer the labels are fitted with below (a
+        # The layout measures its text with the renderer the labels are fitted with later (a
         # renderer keeps what it measured; a canvas without one would get a throwaway one here).
         _renderer(fig)
         fig.tight_layout(rect=(0, _LEGEND_INCHES / height, 1, 1))
     else:  # beside the lanes, where it covers no bar
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-    _fit_labels(fig, ax, labels)
-    _unclutter_strip(fig, ax, strip)
-    fig.text_alternative = run.summary()  # type: ignore[attr-defined]  # the timeline in words
-    return fig
 
 
 def _unclutter_strip(fig: Figure, ax: Any, texts: list[Any]) -> None:
@@ -382,20 +442,22 @@ class _GraphView:
     data: graphs.Graph | None = None  # whose outputs each task receives; None: a dict, waits only
     durations: dict[str, float] | None = None
     caption: str = ""
+    specs: list[graphs.TaskSpec] | None = None  # the tasks, in list order; None: a dict
 
 
 def _view(source: Any) -> _GraphView:
     if isinstance(source, RecordedRun):
         durations = {t.name: t.duration for t in source.tasks if t.start is not None}
         return _GraphView(source.dependencies(), {t.name for t in source.tasks if t.async_execution},
-                          source.receives(), durations, f"{source.process} run, wall time {source.wall_time:.2f} s")
+                          source.receives(), durations, f"{source.process} run, wall time {source.wall_time:.2f} s",
+                          source.specs())
     if isinstance(source, Mapping):
         return _GraphView(graphs.normalize(source), caption="as written down")
     if hasattr(source, "tasks"):
         process = str(getattr(getattr(source, "process", None), "value", "sequential"))
         specs = graphs.specs(source)
         return _GraphView(graphs.waits_for(specs), {name for name, is_async, _ in specs if is_async},
-                          graphs.receives_from(specs), caption=f"{process} crew, before it runs")
+                          graphs.receives_from(specs), caption=f"{process} crew, before it runs", specs=specs)
     raise TypeError("dag() draws a RecordedRun, a Crew, or a dict {task name: [names it waits for]}; "
                     f"got {type(source).__name__}.")
 
@@ -707,9 +769,9 @@ def dag(source: Any, ax: Any = None, title: str | None = None, highlight_critica
     if _data_only(view):
         handles.append(Line2D([], [], color=DATA_ONLY, lw=0.8, label="receives output only"))
     if critical:
-        what = "seconds" if isinstance(source, RecordedRun) else "tasks"
-        tie = f", {len(critical.ties)} tie" if len(critical.ties) > 1 else ""
-        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path (most {what}{tie})"))
+        what = "that took longest" if isinstance(source, RecordedRun) else "with the most tasks"
+        tie = f" (one of {len(critical.ties)} as long)" if len(critical.ties) > 1 else ""
+        handles.append(Line2D([], [], color=CRITICAL, lw=2.6, label=f"critical path: the chain of waits {what}{tie}"))
     if owned:
         height = fig.get_size_inches()[1]
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
@@ -739,14 +801,51 @@ def describe_graph(view: _GraphView, critical: graphs.CriticalPath | None = None
 
 
 def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
-    """The learner's dict next to the crew's real DAG, with the edges that differ marked.
+    """The learner's plan (a dict) next to the crew's real DAG, with the waits that differ marked.
 
-    Red: an edge the crew has and the dict lacks. Orange: an edge in the dict the
-    crew does not have. Names are matched forgiving case and spacing. The panels
-    sit side by side, or one above the other when side by side would be too wide
-    to read. The figure carries the differences as ``fig.graph_diff`` (a GraphDiff).
+    Spoken from the crew's side, as the notebooks are. Red: a wait the crew has and the
+    plan lacks. Orange: a wait the plan has and the crew lacks. A wait that one has
+    directly and the other only through other tasks is no difference (the crew's panel
+    draws an output received that way thin). The lines above the panels name each
+    difference and its cause by CrewAI's rules. Names are matched forgiving case and
+    spacing. The panels sit side by side, or one above the other when side by side would
+    be too wide to read. The figure carries the differences as ``fig.graph_diff``.
     """
     real = _view(crew_or_run)
+    diff, mine = _plan_view(expected, real)
+    mine_layers, real_layers = _layers(mine.graph), _layers(real.graph)
+    ghosts_mine = {e: MISSING for e in sorted(diff.missing)}
+    ghosts_real = {e: EXTRA for e in sorted(diff.extra) if e[0] in real.graph and e[1] in real.graph}
+    mine_layout = _layout(mine_layers, _edge_list(mine, ghosts_mine))
+    real_layout = _layout(real_layers, _edge_list(real, ghosts_real, sorted(_data_only(real))))
+    sizes = (mine_layout.size, real_layout.size)
+    words = _verdict(diff, real)
+    verdict = _wrap_verdict(words, _panels_width(*sizes))
+    fig, left, right = _two_panels(*sizes, top=_verdict_inches(verdict))
+    notes = {**{n: ("not in the crew", EXTRA) for n in diff.unknown},
+             **{n: ("you left it out", MISSING) for n in diff.absent}}
+    _draw_graph(left, mine, mine_layers, mine_layout, edge_colours={e: EXTRA for e in diff.extra},
+                ghost_edges=ghosts_mine, node_notes=notes)
+    _draw_graph(right, real, real_layers, real_layout, edge_colours={e: MISSING for e in diff.missing},
+                ghost_edges=ghosts_real, show_data_only=True)
+    _title(left, f"Your plan\n{mine.caption}", True, fontsize=10)
+    _title(right, f"Your crew\n{real.caption}", True, fontsize=10)
+    fig.suptitle("\n".join(verdict), fontsize=10.5, color=ASYNC_EDGE if diff.same else FAILED, x=0.01, ha="left",
+                 linespacing=1.3)
+    fig.text_alternative = "\n\n".join(["\n".join(words), "Your plan: " + describe_graph(mine),  # type: ignore[attr-defined]
+                                        "Your crew: " + describe_graph(real)])
+    handles = _compare_legend(diff, mine, real)
+    columns = len(handles) if len(handles) <= 3 else (len(handles) + 1) // 2
+    fig.legend(handles=handles, loc="lower center", ncol=columns, fontsize=8, frameon=False)
+    height = fig.get_size_inches()[1]
+    # tight_layout leaves room for the suptitle itself; the rect keeps the legend's rows clear.
+    fig.tight_layout(rect=(0, _LEGEND_INCHES * (1 + (len(handles) > 3)) / height, 1, 1))
+    fig.graph_diff = diff  # type: ignore[attr-defined]
+    return fig
+
+
+def _plan_view(expected: Mapping[str, Any], real: _GraphView) -> tuple[graphs.GraphDiff, _GraphView]:
+    """The learner's dict, compared with the crew and drawn with the crew's names and async flags."""
     diff, mine_graph = graphs.compare(expected, real.graph)
     for name in diff.absent:  # so that a missing edge has both ends to attach to
         mine_graph.setdefault(name, [])
@@ -754,60 +853,107 @@ def compare_dags(expected: Mapping[str, Any], crew_or_run: Any) -> Figure:
     if diff.names:  # drawn with the crew's names, so that both panels read alike
         pairs = ", ".join(f"{mine} = {theirs}" for mine, theirs in list(diff.names.items())[:4])
         caption = f"your names matched by place: {pairs}{', ...' if len(diff.names) > 4 else ''}"
-    mine = _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption=caption)
-    mine_layers, real_layers = _layers(mine.graph), _layers(real.graph)
-    ghosts_mine = {e: MISSING for e in sorted(diff.missing)}
-    ghosts_real = {e: EXTRA for e in sorted(diff.extra) if e[0] in real.graph and e[1] in real.graph}
-    mine_layout = _layout(mine_layers, _edge_list(mine, ghosts_mine))
-    real_layout = _layout(real_layers, _edge_list(real, ghosts_real))
-    (w1, h1), (w2, h2) = mine_layout.size, real_layout.size
-    side_by_side = w1 + w2 <= 13
-    figsize = (w1 + w2, max(h1, h2) + 0.5) if side_by_side else (max(w1, w2), h1 + h2 + 0.5)
-    grid = dict(nrows=1, ncols=2, width_ratios=[w1, w2]) if side_by_side else \
-        dict(nrows=2, ncols=1, height_ratios=[h1, h2])
+    return diff, _GraphView(mine_graph, {n for n in mine_graph if n in real.is_async}, caption=caption)
+
+
+_MAX_DIFFERENCES = 3  # edges named in the lines above the panels; the drawing shows them all
+
+
+def _verdict(diff: graphs.GraphDiff, real: _GraphView) -> list[str]:
+    """The differences in words, from the crew's side, each edge with its cause."""
+    if diff.same:
+        return ["Your plan matches your crew, wait for wait."]
+    reasons = graphs.wait_reasons(real.specs) if real.specs else {}
+    found = [f"• In your crew '{name}' waits for '{dep}', which your plan does not have (red): "
+             + _why_waits(real, reasons.get(name, {}).get(dep), dep, name) for dep, name in sorted(diff.missing)]
+    found += [f"• Your plan has '{name}' wait for '{dep}'; your crew does not (orange): "
+              + _why_not(real, dep, name) for dep, name in sorted(diff.extra)]
+    if len(found) > _MAX_DIFFERENCES:
+        found[_MAX_DIFFERENCES:] = [f"• and {len(found) - _MAX_DIFFERENCES} more, drawn below."]
+    if diff.unknown:
+        found.append("• Names your crew does not have: " + ", ".join(repr(n) for n in diff.unknown))
+    if diff.absent:
+        found.append("• Tasks of your crew your plan leaves out: " + ", ".join(repr(n) for n in diff.absent))
+    return ["Your crew does not wait as your plan says:", *found]
+
+
+def _why_waits(real: _GraphView, reason: str | None, dep: str, name: str) -> str:
+    """Which of CrewAI's rules makes the crew's task wait for the other (see graph.wait_reasons)."""
+    if reason == graphs.CONTEXT:
+        return f"its context=[...] lists '{dep}'."
+    if reason == graphs.SYNC_BEFORE:
+        fix = f"make '{dep}' async too" if name in real.is_async else "make both async"
+        return (f"'{dep}' is not async, and a task waits for the sync task before it in tasks=[...]. "
+                f"To run the two side by side, {fix} (async_execution=True).")
+    if reason == graphs.BARRIER:
+        return (f"'{name}' is sync, so it waits for every async task still running when the crew reaches it "
+                f"(the barrier), '{dep}' among them.")
+    return "the crew's walk over tasks=[...] makes it wait."
+
+
+def _why_not(real: _GraphView, dep: str, name: str) -> str:
+    """Why the crew's task does not wait for one the plan says it waits for."""
+    order = {task: i for i, (task, _is_async, _context) in enumerate(real.specs or [])}
+    if dep not in order or name not in order:
+        return "the crew has no such wait."
+    if order[name] < order[dep]:
+        return f"'{name}' comes before '{dep}' in tasks=[...], so it runs first."
+    if all(is_async for _task, is_async, _context in (real.specs or [])[order[dep]:order[name] + 1]):
+        return "both are async and start together, so neither waits for the other."
+    return f"nothing makes it wait: its context=[...] does not list '{dep}'."
+
+
+def _wrap_verdict(lines: list[str], width_inches: float) -> list[str]:
+    """Lines that fit the figure's width at the verdict's font size (a follow-on line indented)."""
+    chars = max(60, int(width_inches * 11.5))
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped.extend(textwrap.wrap(line, chars, subsequent_indent="   ") or [""])
+    return wrapped
+
+
+def _verdict_inches(lines: list[str]) -> float:
+    return 0.3 + 0.19 * (len(lines) - 1)
+
+
+def _side_by_side(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    return first[0] + second[0] <= 13  # wider than that, the labels get too small to read
+
+
+def _panels_width(first: tuple[float, float], second: tuple[float, float]) -> float:
+    return first[0] + second[0] if _side_by_side(first, second) else max(first[0], second[0])
+
+
+def _two_panels(first: tuple[float, float], second: tuple[float, float], top: float) -> tuple[Figure, Any, Any]:
+    """A figure with two axes, side by side or one above the other, and ``top`` inches for a title."""
+    (w1, h1), (w2, h2) = first, second
+    room = 0.2 + top + _LEGEND_INCHES
+    if _side_by_side(first, second):
+        figsize, grid = (w1 + w2, max(h1, h2) + room), dict(nrows=1, ncols=2, width_ratios=[w1, w2])
+    else:
+        figsize, grid = (max(w1, w2), h1 + h2 + room), dict(nrows=2, ncols=1, height_ratios=[h1, h2])
     if threading.current_thread() is threading.main_thread():
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # see _new_axes
 
         fig, (left, right) = plt.subplots(figsize=figsize, **grid)
         plt.close(fig)
     else:
         fig = Figure(figsize=figsize)
         left, right = fig.subplots(**grid)
+    return fig, left, right
 
-    notes = {**{n: ("not in the crew", EXTRA) for n in diff.unknown},
-             **{n: ("you left it out", MISSING) for n in diff.absent}}
-    _draw_graph(left, mine, mine_layers, mine_layout, edge_colours={e: EXTRA for e in diff.extra},
-                ghost_edges=ghosts_mine, node_notes=notes)
-    _draw_graph(right, real, real_layers, real_layout, edge_colours={e: MISSING for e in diff.missing},
-                ghost_edges=ghosts_real)
-    _title(left, f"Your DAG\n{mine.caption}", True, fontsize=10)
-    _title(right, f"The crew's DAG\n{real.caption}", True, fontsize=10)
 
-    if diff.same:
-        verdict, colour = "Your DAG matches the crew's, edge for edge.", ASYNC_EDGE
-    else:
-        parts = []
-        if diff.missing:
-            parts.append(f"{len(diff.missing)} edge{'s' if len(diff.missing) != 1 else ''} missing (red)")
-        if diff.extra:
-            parts.append(f"{len(diff.extra)} extra (orange)")
-        if diff.unknown:
-            parts.append("names the crew does not have: " + ", ".join(repr(n) for n in diff.unknown))
-        if diff.absent:
-            parts.append("tasks you left out: " + ", ".join(repr(n) for n in diff.absent))
-        verdict, colour = "Differences: " + "; ".join(parts) + ".", FAILED
-    fig.suptitle(verdict, fontsize=10.5, color=colour, x=0.01, ha="left")
-    fig.text_alternative = "\n\n".join([verdict, "Your DAG: " + describe_graph(mine),  # type: ignore[attr-defined]
-                                         "The crew's DAG: " + describe_graph(real)])
-    handles = [Line2D([], [], color=MISSING, lw=2.2, label="in the crew, not in yours"),
-               Line2D([], [], color=EXTRA, lw=2.2, label="in yours, not in the crew"),
-               Line2D([], [], color=MUTED, lw=1.1, label="in both")]
+def _compare_legend(diff: graphs.GraphDiff, mine: _GraphView, real: _GraphView) -> list[Any]:
+    one_sided = (graphs.edges(mine.graph) ^ graphs.edges(real.graph)) - diff.missing - diff.extra
+    handles = [Line2D([], [], color=MISSING, lw=2.2, label="crew waits, plan does not"),
+               Line2D([], [], color=EXTRA, lw=2.2, label="plan waits, crew does not"),
+               Line2D([], [], color=MUTED, lw=1.1,
+                      label="in both (one through other tasks)" if one_sided else "in both")]
     if real.data is not None and graphs.edges(real.graph) - graphs.edges(real.data):
         handles.append(Line2D([], [], color=MUTED, lw=1.1, linestyle=WAIT_ONLY, label="crew waits, no output (barrier)"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, _LEGEND_INCHES / figsize[1], 1, 1 - 0.3 / figsize[1]))
-    fig.graph_diff = diff  # type: ignore[attr-defined]
-    return fig
+    if _data_only(real):
+        handles.append(Line2D([], [], color=DATA_ONLY, lw=0.8, label="crew receives output only"))
+    return handles
 
 
 __all__ = ["compare_dags", "dag", "gantt"]

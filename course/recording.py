@@ -132,8 +132,36 @@ class RecordedRun:
     def workers(self) -> dict[str, str | None]:
         return {t.name: t.worker for t in self.tasks}
 
+    # --- where the time went ------------------------------------------------------------
+    def model_seconds(self) -> dict[str, float]:
+        """Seconds each task spent in model calls (under a manager, the manager's and its coworker's).
+        The rest of a task's duration is CrewAI's own work around the calls."""
+        spent = {t.name: 0.0 for t in self.tasks}
+        for call in self.llm_calls:
+            owner = self._task_of(call)
+            if owner is not None:
+                spent[owner] += (call.end - call.start).total_seconds()
+        return spent
+
+    def critical_model_path(self) -> graph.CriticalPath:
+        """The longest chain of waits counting only model calls: what the run would take if CrewAI's
+        own work cost nothing (``wall_time`` minus its length is that work)."""
+        return graph.critical(self.dependencies(), self.model_seconds())
+
+    def _task_of(self, call: LLMCall) -> str | None:
+        """The task a model call worked for, by its description (a manager's coworker gets the task's own),
+        and, when two tasks share one, the latest that had started; None for CrewAI's internal calls."""
+        if call.role == "(internal)":
+            return None
+        at = (call.start - self.started_at).total_seconds()
+        text = " ".join(call.task.split())
+        same = [t for t in self.tasks if " ".join(t.description.split()) == text]
+        begun = [t for t in same if t.start is not None and t.start - 1e-3 <= at]
+        return max(begun, key=lambda t: t.start).name if begun else (same[0].name if same else None)
+
     # --- the task graph (rules in ``course.graph``, shared with crews and pictures) --------
-    def _specs(self) -> list[tuple[str, bool, list[str] | None]]:
+    def specs(self) -> list[graph.TaskSpec]:
+        """The tasks as ``(name, async_execution, context names or None)``, as ``graph.specs`` reads a crew."""
         return [(t.name, t.async_execution, t.context) for t in self.tasks]
 
     def dependencies(self) -> dict[str, list[str]]:
@@ -142,11 +170,11 @@ class RecordedRun:
         Its context, the sync task before it, and for a sync task every async task
         still running (the barrier), reduced to direct waits.
         """
-        return graph.waits_for(self._specs())
+        return graph.waits_for(self.specs())
 
     def receives(self) -> dict[str, list[str]]:
         """Whose outputs each task was given, by its context (``received_from`` is what really arrived)."""
-        return graph.receives_from(self._specs())
+        return graph.receives_from(self.specs())
 
     def critical(self) -> graph.CriticalPath:
         """The longest chain of waits, by measured durations, with any chains that tie."""

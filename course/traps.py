@@ -158,14 +158,35 @@ def _parallel(error: BaseException | None, message: str) -> str | None:
     return None
 
 
+def _process_of(error: BaseException | None) -> str | None:
+    """The process of the crew whose kickoff raised ``error``, from the Crew in its traceback's frames
+    (CrewAI's message does not say); None when there is none (an error known only by its text)."""
+    for item in _chain(error) if error is not None else []:
+        tb = item.__traceback__
+        while tb is not None:
+            crew = tb.tb_frame.f_locals.get("self")
+            if type(crew).__name__ == "Crew":
+                process = getattr(crew, "process", None)
+                return str(getattr(process, "value", process))
+            tb = tb.tb_next
+    return None
+
+
+def _executor_busy(error: BaseException | None) -> str:
+    """One agent on two tasks at once: the fix depends on who that agent is (a worker, or the manager)."""
+    if _process_of(error) == "hierarchical":
+        return ("Under Process.hierarchical the manager runs every task itself, and an agent can only do one "
+                "thing at a time: leave async_execution off, or use Process.sequential with one agent per async "
+                "task.")
+    return ("One agent was asked to work on two tasks at the same moment, and an agent can only do one thing "
+            "at a time: give each async task its own agent.")
+
+
 _offline = _is("OfflineError", "This course runs offline")
 _injected = _is("InjectedFailure", "(injected failure)")
 
 TRAPS: list[_Trap] = [
-    _text_trap("executor-busy", EXECUTOR_BUSY,
-               "One agent was asked to work on two tasks at the same moment, and an agent can only do one thing "
-               "at a time: give each async task its own agent, and under Process.hierarchical (where the manager "
-               "runs every task itself) leave async_execution off."),
+    _Trap("executor-busy", lambda e, m: _executor_busy(e) if EXECUTOR_BUSY in m else None),
     _text_trap("end-async", END_ASYNC,
                "Your crew ends with two or more async tasks in a row, so nothing would wait for them: add a final "
                "sync task that lists them in context=[...], or set async_execution=False on the last one."),
@@ -427,28 +448,54 @@ def _batches(tasks: list[Any]) -> list[list[Any]]:
     return batches
 
 
+@dataclass(frozen=True)
+class _CrewShape:
+    """What check_crew reads of a crew, read once (any object with the same attributes will do)."""
+    tasks: list[Any]
+    agents: list[Any]
+    hierarchical: bool
+    manager: Any
+    manager_llm: Any
+
+    @classmethod
+    def of(cls, crew: Any) -> "_CrewShape":
+        process = str(getattr(getattr(crew, "process", None), "value", getattr(crew, "process", "sequential")))
+        return cls(list(getattr(crew, "tasks", None) or []), list(getattr(crew, "agents", None) or []),
+                   process == "hierarchical", getattr(crew, "manager_agent", None),
+                   getattr(crew, "manager_llm", None))
+
+
 def check_crew(crew: Any) -> list[str]:
     """Warnings about the traps this crew would fall into, found before kickoff (empty: none found)."""
-    tasks = list(getattr(crew, "tasks", None) or [])
-    agents = list(getattr(crew, "agents", None) or [])
-    process = str(getattr(getattr(crew, "process", None), "value", getattr(crew, "process", "sequential")))
-    hierarchical = process == "hierarchical"
-    manager = getattr(crew, "manager_agent", None)
-    position = {id(t): i for i, t in enumerate(tasks)}
+    shape = _CrewShape.of(crew)
+    batches = _batches(shape.tasks)
+    return [*_manager_warnings(shape), *_task_warnings(shape),
+            *(_hierarchical_async_warnings(batches) if shape.hierarchical else _shared_agent_warnings(batches)),
+            *_async_context_warnings(shape.tasks), *_trailing_async_warnings(shape.tasks)]
+
+
+def _manager_warnings(shape: _CrewShape) -> list[str]:
+    if not shape.hierarchical:
+        return []
+    if shape.manager is None:
+        return [] if shape.manager_llm else [
+            "Process.hierarchical has no manager: pass manager_agent=<an Agent> or manager_llm=\"gpt-4o\" to the "
+            "Crew."]
+    if any(a is shape.manager for a in shape.agents):
+        return [f"The manager '{_role(shape.manager)}' is also in agents=[...]: leave it out and pass it only as "
+                "manager_agent=...."]
+    return []
+
+
+def _task_warnings(shape: _CrewShape) -> list[str]:
+    """Per task: the fields it lacks, its agent, and each context entry that cannot arrive."""
+    position = {id(t): i for i, t in enumerate(shape.tasks)}
     warnings: list[str] = []
-
-    if hierarchical and manager is None and not getattr(crew, "manager_llm", None):
-        warnings.append("Process.hierarchical has no manager: pass manager_agent=<an Agent> or "
-                        "manager_llm=\"gpt-4o\" to the Crew.")
-    if hierarchical and manager is not None and any(a is manager for a in agents):
-        warnings.append(f"The manager '{_role(manager)}' is also in agents=[...]: leave it out and pass it only "
-                        "as manager_agent=....")
-
-    for task in tasks:
+    for task in shape.tasks:
         missing = [f for f in ("description", "expected_output") if not str(getattr(task, f, "") or "").strip()]
         if missing:
             warnings.append(_advice_missing("Task", missing, _name(task)))
-        if not hierarchical and getattr(task, "agent", None) is None:
+        if not shape.hierarchical and getattr(task, "agent", None) is None:
             warnings.append(f"Task '{_name(task)}' has no agent=...: under Process.sequential every task needs one.")
         context = getattr(task, "context", None)
         for earlier in context if isinstance(context, list) else []:
@@ -463,32 +510,44 @@ def check_crew(crew: Any) -> list[str]:
                 warnings.append(f"Task '{_name(task)}' lists '{_name(earlier)}' in its context, but that task comes "
                                 "later in tasks=[...]: move it before this one (CrewAI refuses a context "
                                 "dependency on a future task).")
+    return warnings
 
-    batches = _batches(tasks)
+
+def _hierarchical_async_warnings(batches: list[list[Any]]) -> list[str]:
     async_tasks = [t for batch in batches for t in batch]
-    if hierarchical and async_tasks:
-        names = ", ".join(f"'{_name(t)}'" for t in async_tasks)
-        together = any(len(batch) > 1 for batch in batches)
-        warnings.append(
-            f"Under Process.hierarchical the manager runs every task itself, so the async tasks {names} cannot run "
+    if not async_tasks:
+        return []
+    names = ", ".join(f"'{_name(t)}'" for t in async_tasks)
+    together = any(len(batch) > 1 for batch in batches)
+    return [f"Under Process.hierarchical the manager runs every task itself, so the async tasks {names} cannot run "
             "side by side" + (" (two at once can stop it with \"Executor is already running\")" if together else "")
-            + ": set async_execution=False, or use Process.sequential with one agent per async task.")
-    if not hierarchical:
-        for batch in batches:
-            by_agent: dict[int, list[Any]] = {}
-            for task in batch:
-                agent = getattr(task, "agent", None)
-                if agent is not None:
-                    by_agent.setdefault(id(agent), []).append(task)
-            for group in by_agent.values():
-                if len(group) > 1:
-                    names = " and ".join(f"'{_name(t)}'" for t in group)
-                    warnings.append(
-                        f"Agent '{_role(group[0].agent)}' has async tasks {names} that would run at the same time, "
-                        "and an agent can do one thing at a time (CrewAI stops with \"Executor is already "
-                        "running\"): give each async task its own agent.")
+            + ": set async_execution=False, or use Process.sequential with one agent per async task."]
 
-    for i, task in enumerate(tasks):  # the rule of CrewAI's own validator, so that both agree
+
+def _shared_agent_warnings(batches: list[list[Any]]) -> list[str]:
+    """Async tasks that start together with one agent: CrewAI's "Executor is already running"."""
+    warnings = []
+    for batch in batches:
+        by_agent: dict[int, list[Any]] = {}
+        for task in batch:
+            agent = getattr(task, "agent", None)
+            if agent is not None:
+                by_agent.setdefault(id(agent), []).append(task)
+        for group in by_agent.values():
+            if len(group) > 1:
+                names = " and ".join(f"'{_name(t)}'" for t in group)
+                warnings.append(
+                    f"Agent '{_role(group[0].agent)}' has async tasks {names} that would run at the same time, "
+                    "and an agent can do one thing at a time (CrewAI stops with \"Executor is already "
+                    "running\"): give each async task its own agent.")
+    return warnings
+
+
+def _async_context_warnings(tasks: list[Any]) -> list[str]:
+    """The rule of CrewAI's own validator, so that both agree: an async task cannot wait for an async
+    task of its own batch (no sync task between them)."""
+    warnings = []
+    for i, task in enumerate(tasks):
         context = getattr(task, "context", None)
         if not (getattr(task, "async_execution", False) and isinstance(context, list)):
             continue
@@ -504,17 +563,20 @@ def check_crew(crew: Any) -> list[str]:
                     break
                 if not getattr(tasks[j], "async_execution", False):
                     break
+    return warnings
 
+
+def _trailing_async_warnings(tasks: list[Any]) -> list[str]:
     trailing = []
     for task in reversed(tasks):
         if not getattr(task, "async_execution", False):
             break
         trailing.insert(0, task)
-    if len(trailing) > 1:
-        names = ", ".join(f"'{_name(t)}'" for t in trailing)
-        warnings.append(f"The crew ends with {len(trailing)} async tasks in a row ({names}), and nothing would "
-                        f"wait for them (\"{END_ASYNC}\"): add a final sync task that lists them in context=[...].")
-    return warnings
+    if len(trailing) < 2:
+        return []
+    names = ", ".join(f"'{_name(t)}'" for t in trailing)
+    return [f"The crew ends with {len(trailing)} async tasks in a row ({names}), and nothing would wait for them "
+            f"(\"{END_ASYNC}\"): add a final sync task that lists them in context=[...]."]
 
 
 __all__ = ["Explanation", "check_crew", "diagnose", "explain", "install_notebook_handler", "notebook_message",

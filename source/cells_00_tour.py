@@ -365,14 +365,19 @@ tasks." In CrewAI 1.15.30 that is not so. Before each **sync** task the walk wai
 running, listed in its context or not; `context` decides only which outputs the task *receives*.
 
 Below, the final review lists only the presentation, and the report's writer has a slower model (0.4 s a
-call). Predict: when does the review start? In the drawing, a solid arrow means "waits for and receives", a
-dotted one "waits for, receives nothing".
+call). In the drawing, a solid arrow means "waits for and receives", a dotted one "waits for, receives nothing".
 """),
     ("code", "barrier-demo", '''
 from course.examples import mixed_phases_crew
 
 crew = mixed_phases_crew(review_context="presentation", report_latency=0.4)
-display(pictures.dag(crew, title="The review lists only the presentation"))
+pictures.dag(crew, title="The review lists only the presentation")
+'''),
+    ("md", "barrier-predict-md", r"""
+**Predict before you run the next cell:** when does the review start, as soon as the presentation ends, or only
+once the slow report ends? Write your guess down, then run the cell.
+"""),
+    ("code", "barrier-run", '''
 await crew.kickoff_async()
 run = course.last_run()
 report, presentation, review = run.task("report"), run.task("presentation"), run.task("review")
@@ -444,6 +449,10 @@ with controls.without_local_embedder():          # CrewAI's own default embedder
 print("kickoff succeeded; the writer recalled:", what_the_writer_recalled())
 '''),
     ("md", "memory-fixed-md", r"""
+Those signs are the two `[CrewAIEventsBus] Warning: Ending event 'memory_save_failed' ...` lines above, one per
+task: its memory was not saved (the "empty scope stack" part is harmless: CrewAI 1.15.30 reports the failure
+from a background thread).
+
 The fix: give memory an embedder that works, here one that runs locally, `embedder=controls.local_embedder()`
 (with a real provider: `embedder={"provider": "openai", ...}` and its key). Same crew:
 """),

@@ -103,10 +103,12 @@ def build_crew():
     ### END SOLUTION
 '''),
     ("md", "compare-md", r"""
-Your plan next to your crew. Edges in both are grey; the legend under the drawing gives the colours of an edge
-that only one of them has (the crew is missing a wait you planned, or waits for something you did not plan). In
-the crew's drawing a dotted arrow is a wait that carries no output: the barrier. Tasks are matched by their place
-in the graph when your names differ from the crew's.
+Your plan next to your crew. Edges in both are grey; red is a wait your crew has and your plan does not, orange
+a wait you planned and your crew does not have. The lines above the drawing name each difference and the rule of
+CrewAI that causes it. A wait that one of them has directly and the other through another task is no difference.
+In the crew's drawing a dotted arrow is a wait that carries no output (the barrier), a thin grey one an output
+received from a task waited for through others. Tasks are matched by their place in the graph when your names
+differ from the crew's.
 """),
     ("locked", "mixed_compare", '''
 from course.traps import explain

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import ipywidgets as widgets
 import pytest
@@ -11,6 +11,7 @@ from crewai import Agent, Crew, Task
 import course
 from course import explorer
 from course.recording import RecordedRun, TaskRecord
+from course.scripted_llm import LLMCall
 
 
 def _agent(role: str) -> Agent:
@@ -111,6 +112,73 @@ def test_predict_vs_measure_checks_the_overlap_guess():
     assert "Your overlap guess was right." in explorer.predict_vs_measure(1.0, PARALLEL, ["A", "B"])
     text = explorer.predict_vs_measure(1.0, PARALLEL, ["A", "Join"])
     assert "Also overlapped: B." in text and "Did not overlap with anything: Join." in text
+
+
+def _with_model_calls(run: RecordedRun, seconds: float) -> RecordedRun:
+    """The run, with one model call of ``seconds`` at the start of each task (the rest of it: CrewAI's work)."""
+    def at(offset: float) -> datetime:
+        return run.started_at + timedelta(seconds=offset)
+
+    run.llm_calls = [LLMCall(role="A", task=t.description, thread="t", start=at(t.start), end=at(t.start + seconds),
+                             prompt="", reply="") for t in run.tasks]
+    return run
+
+
+def _parallel_with_overhead() -> RecordedRun:
+    """Two 0.5 s async tasks and a 0.5 s join, each 0.3 s of model call: 0.6 s of model on the chain, 1.02 s wall."""
+    return _with_model_calls(_run(("A", 0.0, 0.5, True), ("B", 0.0, 0.5, True), ("Join", 0.5, 1.0, False),
+                                  wall=1.02), 0.3)
+
+
+def test_a_gap_of_crewais_own_work_is_named_and_not_blamed_on_the_overlaps():
+    """Issue 23, learner 3: the guess counted the model's turns and the overlaps right; CrewAI's work made the gap."""
+    text = explorer.predict_vs_measure(0.6, _parallel_with_overhead(), ["A", "B"])
+    assert "Your overlap guess was right." in text
+    assert "counted as parallel" not in text
+    assert "You predicted 0.60 s. It took 0.42 s longer than you expected. You counted the model's 0.60 s" in text
+    assert "CrewAI's own work around each model call" in text and "about 210 ms a task" in text
+    assert "Measured wall time: 1.02 s: 0.60 s of model calls on the longest chain" in text
+
+
+def test_a_guess_short_of_the_models_calls_gets_the_cause_its_overlap_guess_allows():
+    run = _parallel_with_overhead()
+    right = explorer.predict_vs_measure(0.3, run, ["A", "B"])
+    assert "Your overlap guess was right." in right and "counted as parallel" not in right
+    assert "(A -> Join) alone take 0.60 s (you saw the overlaps right" in right
+    assert "The other 0.42 s is CrewAI's own work" in right
+    wrong = explorer.predict_vs_measure(0.3, run, ["A"])
+    assert "some tasks you counted as parallel ran one after another" in wrong and "Also overlapped: B." in wrong
+    sooner = explorer.predict_vs_measure(2.0, run, ["A", "B"])
+    assert "sooner than you expected: the model's calls on the longest chain" in sooner
+
+
+def test_a_real_run_splits_its_time_into_model_calls_and_crewais_work(scripted_llm):
+    run = explorer.measure(build_async_crew, latency=0.05)
+    spent = run.model_seconds()
+    for task in run.tasks:
+        assert 0.05 <= spent[task.name] <= task.duration, task.name
+    model = run.critical_model_path()
+    assert model.path[-1] == "Combine all research" and 0.1 <= model.length < run.wall_time
+    together = [t.name for t in run.tasks if t.async_execution]
+    text = explorer.predict_vs_measure(model.length, run, together)
+    assert "Your overlap guess was right." in text and "counted as parallel" not in text
+    assert "Spot on." in text or "You counted the model's" in text
+
+
+def test_two_tasks_with_one_description_each_get_their_own_model_calls():
+    run = _run(("first", 0.0, 0.5, False), ("second", 0.5, 1.0, False), wall=1.0)
+    for task in run.tasks:
+        task.description = "Research the topic"
+    assert _with_model_calls(run, 0.3).model_seconds() == pytest.approx({"first": 0.3, "second": 0.3})
+
+
+def test_under_a_manager_the_coworkers_calls_count_for_the_task(scripted_llm):
+    from course.examples import hierarchical_crew
+
+    run = explorer.measure(lambda: hierarchical_crew("agent"), latency=0.02)
+    spent = run.model_seconds()
+    for task in run.tasks:
+        assert task.delegations and spent[task.name] >= 0.02 * (1 + len(task.delegations)), task.name
 
 
 def test_predict_vs_measure_on_a_failed_run_gives_the_fix():

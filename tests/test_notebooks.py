@@ -118,6 +118,35 @@ def _generator():
     return module
 
 
+def test_a_predict_prompt_comes_after_what_it_asks_about_and_before_its_answer():
+    """Issue 23, learner 5: the tour's prompt and its answer were one cell. Now the cell before the prompt
+    draws the plan to predict from, and the answer (the run) is the next cell, run after predicting."""
+    for name in NOTEBOOKS:
+        cells = nbformat.read(ASSIGNMENT / name, as_version=4).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type != "markdown" or "predict before you run" not in cell.source.lower():
+                continue
+            shown, answer = cells[i - 1], cells[i + 1]
+            assert shown.cell_type == "code" and "kickoff" not in shown.source, f"{name}/{shown.id} runs the crew"
+            assert "pictures.dag(" in shown.source, f"{name}/{shown.id}"
+            assert answer.cell_type == "code" and "kickoff" in answer.source, f"{name}/{answer.id}"
+            assert "pictures.dag(" not in answer.source, f"{name}/{answer.id}: the answer, alone"
+    tour = nbformat.read(ASSIGNMENT / "00_tour.ipynb", as_version=4).cells
+    assert sum("predict before you run" in c.source.lower() for c in tour if c.cell_type == "markdown") == 1
+
+
+def test_the_tour_names_crewais_memory_warning_where_it_shows():
+    """The memory cell prints CrewAI's "[CrewAIEventsBus] Warning: Ending event 'memory_save_failed' emitted
+    with empty scope stack" once per task (tests/crewai_facts: test_a_failed_memory_save_prints_...): the
+    text right after it says what it is and that it is harmless."""
+    cells = nbformat.read(ASSIGNMENT / "00_tour.ipynb", as_version=4).cells
+    at = next(i for i, c in enumerate(cells) if c.id == "memory-silent")
+    after = cells[at + 1]
+    assert after.cell_type == "markdown"
+    assert "Ending event 'memory_save_failed'" in after.source and "harmless" in after.source
+    assert "was not saved" in after.source
+
+
 @pytest.mark.slow
 def test_the_tour_shows_each_correction_live_without_crewai_noise(executed):
     notebook, _seconds = executed["00_tour.ipynb"]

@@ -27,8 +27,8 @@ def _agent(role: str) -> Agent:
     return Agent(role=role, goal=f"Do the {role.lower()} work", backstory=f"An experienced {role.lower()}.")
 
 
-def _mixing_crew() -> Crew:
-    """The guide's four-phase "Mixing Approaches" flow, one agent per task."""
+def _mixing_crew(report_async: bool = True) -> Crew:
+    """The guide's four-phase "Mixing Approaches" flow, one agent per task (report_async=False: a learner's slip)."""
     r1, r2, analyst, writer, designer, editor = (
         _agent(r) for r in ("Researcher One", "Researcher Two", "Analyst", "Writer", "Designer", "Editor"))
     research_a = Task(description="Research A", expected_output="notes", agent=r1, async_execution=True)
@@ -36,7 +36,7 @@ def _mixing_crew() -> Crew:
     analysis = Task(description="Analyze all research", expected_output="analysis", agent=analyst,
                     context=[research_a, research_b])
     report = Task(description="Write report", expected_output="report", agent=writer, context=[analysis],
-                  async_execution=True)
+                  async_execution=report_async)
     slides = Task(description="Create presentation", expected_output="slides", agent=designer, context=[analysis],
                   async_execution=True)
     review = Task(description="Review all outputs", expected_output="review", agent=editor, context=[report, slides])
@@ -304,6 +304,9 @@ def test_dag_lays_out_phases_left_to_right_and_marks_async_tasks(scripted_llm):
     columns = [sorted({round(nodes[n].get_x(), 6) for n in layer}) for layer in graphs.phases(MIXING_DICT)]
     assert all(len(c) == 1 for c in columns) and [c[0] for c in columns] == sorted(c[0] for c in columns)
     assert nodes["Research A"].get_hatch() and not nodes["Analyze all research"].get_hatch()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    # Said plainly (issue 23, learner 5: "critical path (most tasks, 4 tie)" was cryptic): 2 x 2 chains of 4 tasks.
+    assert "critical path: the chain of waits with the most tasks (one of 4 as long)" in legend
 
 
 def test_dag_highlights_the_measured_critical_path(mixing_run):
@@ -312,6 +315,8 @@ def test_dag_highlights_the_measured_critical_path(mixing_run):
     thick = {p.get_gid()[len("edge:"):] for p in fig.axes[0].patches
              if (p.get_gid() or "").startswith("edge:") and to_hex(p.get_edgecolor()) == pictures.CRITICAL}
     assert thick == {f"{a}->{b}" for a, b in zip(path, path[1:])}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(label.startswith("critical path: the chain of waits that took longest") for label in legend)
     plain = pictures.dag(mixing_run, highlight_critical=False)
     assert not any(to_hex(p.get_edgecolor()) == pictures.CRITICAL for p in plain.axes[0].patches)
 
@@ -326,17 +331,50 @@ def test_dag_draws_a_cycle_instead_of_crashing():
 def test_compare_dags_marks_a_missing_edge_red_and_an_extra_one_orange(scripted_llm):
     learner = dict(MIXING_DICT)
     learner["Analyze all research"] = ["Research A"]  # forgot Research B
-    learner["Create presentation"] = ["Analyze all research", "Research B"]  # invented an edge
+    learner["Create presentation"] = ["Analyze all research", "Write report"]  # invented an edge
+    learner["Review all outputs"] = ["Write report", "Create presentation", "Research B"]  # the crew too, through others
     fig = pictures.compare_dags(learner, _mixing_crew())
     diff = fig.graph_diff
     assert diff.missing == {("Research B", "Analyze all research")}
-    assert diff.extra == {("Research B", "Create presentation")}
+    assert diff.extra == {("Write report", "Create presentation")}
     mine = {p.get_gid(): to_hex(p.get_edgecolor()) for p in fig.axes[0].patches if p.get_gid()}
     assert mine["ghost:Research B->Analyze all research"] == pictures.MISSING
-    assert mine["edge:Research B->Create presentation"] == pictures.EXTRA
+    assert mine["edge:Write report->Create presentation"] == pictures.EXTRA
+    assert mine["edge:Research B->Review all outputs"] == pictures.MUTED
     real = {p.get_gid(): to_hex(p.get_edgecolor()) for p in fig.axes[1].patches if p.get_gid()}
     assert real["edge:Research B->Analyze all research"] == pictures.MISSING
-    assert "1 edge missing" in fig._suptitle.get_text()
+    assert real["ghost:Write report->Create presentation"] == pictures.EXTRA
+    header = " ".join(fig._suptitle.get_text().split())
+    assert header.startswith("Your crew does not wait as your plan says")
+    assert ("In your crew 'Analyze all research' waits for 'Research B', which your plan does not have (red): "
+            "its context=[...] lists 'Research B'.") in header
+    assert ("Your plan has 'Create presentation' wait for 'Write report'; your crew does not (orange): both are "
+            "async and start together") in header
+
+
+def test_compare_dags_speaks_from_the_crews_side_and_names_the_cause(scripted_llm):
+    """A learner's right plan, and a crew whose report task is not async (issue 23, learner 2).
+
+    The one difference is the crew's: the presentation waits for the report. The planned waits that
+    the crew's context still lists (analysis -> presentation, report -> review) are no difference."""
+    fig = pictures.compare_dags(MIXING_DICT, _mixing_crew(report_async=False))
+    diff = fig.graph_diff
+    assert diff.missing == {("Write report", "Create presentation")} and diff.extra == set()
+    header = " ".join(fig._suptitle.get_text().split())
+    assert "'Create presentation' waits for 'Write report', which your plan does not have (red)" in header
+    assert "'Write report' is not async, and a task waits for the sync task before it" in header
+    assert "make 'Write report' async too (async_execution=True)" in header
+    assert "orange" not in header and "extra" not in header
+    colours = [{p.get_gid(): to_hex(p.get_edgecolor()) for p in ax.patches if p.get_gid()} for ax in fig.axes]
+    for gid in ("edge:Analyze all research->Create presentation", "edge:Write report->Review all outputs"):
+        assert colours[0][gid] == pictures.MUTED  # in the plan: grey, the crew waits too
+    for gid in ("Analyze all research->Create presentation", "Write report->Review all outputs"):
+        assert colours[1]["data:" + gid] == pictures.DATA_ONLY  # in the crew: its context, thin
+        assert "ghost:" + gid not in colours[1]
+    assert colours[1]["wait:Write report->Create presentation"] == pictures.MISSING
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"crew waits, plan does not", "in both (one through other tasks)", "crew receives output only"} <= set(legend)
+    assert fig.text_alternative.startswith("Your crew does not wait as your plan says:\n• In your crew")
 
 
 def test_compare_dags_says_so_when_the_learner_is_right(mixing_run):
@@ -344,7 +382,7 @@ def test_compare_dags_says_so_when_the_learner_is_right(mixing_run):
     assert fig.graph_diff.same
     assert "matches" in fig._suptitle.get_text()
     legend_labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "in the crew, not in yours" in legend_labels
+    assert "crew waits, plan does not" in legend_labels
 
 
 def test_dag_draws_a_wait_without_output_dotted_and_says_so_in_words(scripted_llm):
@@ -375,7 +413,7 @@ def test_new_pictures_say_in_words_what_they_draw_and_are_kept_as_artifacts(scri
         assert (folder / f"{name}.png").stat().st_size > 5000
     assert "review" in figures["barrier-gantt"].text_alternative
     assert "receives presentation" in figures["barrier-dag"].text_alternative
-    assert figures["plan-vs-crew"].text_alternative.startswith("Your DAG matches the crew's")
+    assert figures["plan-vs-crew"].text_alternative.startswith("Your plan matches your crew")
 
 
 # --- where the DAG's arrows end --------------------------------------------------------
@@ -444,7 +482,7 @@ def test_dag_arrows_are_drawn_where_matplotlibs_own_box_clipping_draws_them(scri
     with patchA/patchB draws it, also in compare_dags' panels, whose axes are not scaled alike both ways."""
     learner = dict(MIXING_DICT, **{"Research B": ["Research A"], "Analyze all research": ["Research A"],
                                    "Review all outputs": ["Write report", "Create presentation", "Research B"]})
-    fig = pictures.compare_dags(learner, _mixing_crew())
+    fig = pictures.compare_dags(learner, _mixing_crew(report_async=False))  # the crew's context arcs bend
     _draw(fig)
     scales = [ax.get_window_extent().height / abs(np.diff(ax.get_ylim())[0])
               / (ax.get_window_extent().width / abs(np.diff(ax.get_xlim())[0])) for ax in fig.axes]

@@ -153,7 +153,8 @@ def test_one_agent_on_two_async_tasks(overlapping):
     with pytest.raises(RuntimeError) as caught:
         crew.kickoff()
     assert traps.EXECUTOR_BUSY in str(caught.value)
-    _diagnosed(caught.value, "executor-busy", "its own agent")
+    advice = _diagnosed(caught.value, "executor-busy", "its own agent")
+    assert "hierarchical" not in advice  # issue 23, learner 5: nothing about a process this crew does not use
 
 
 @pytest.mark.crewai_fact
@@ -168,7 +169,8 @@ def test_async_tasks_under_hierarchical(overlapping):
     assert len(warnings) == 1 and "Process.hierarchical" in warnings[0] and "Executor" in warnings[0]
     with pytest.raises(RuntimeError) as caught:
         crew.kickoff()
-    _diagnosed(caught.value, "executor-busy", "Process.hierarchical")
+    advice = _diagnosed(caught.value, "executor-busy", "Process.hierarchical", "leave async_execution off")
+    assert "its own agent" not in advice  # the manager does every task: another agent per task would not help
 
 
 @pytest.mark.crewai_fact

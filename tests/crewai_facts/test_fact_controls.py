@@ -100,6 +100,32 @@ def test_memory_without_a_working_embedder_fails_silently():
     assert sorted(failures) == [("recall", "embedding service unreachable"), ("save", "embedding service unreachable")]
 
 
+def test_a_failed_memory_save_prints_an_empty_scope_stack_warning(monkeypatch):
+    """The tour names this line (issue 23, learner 5): the background save emits memory_save_started inside a
+    copied context and its done-callback emits memory_save_failed outside it, so the event bus finds no
+    scope to close and prints "[CrewAIEventsBus] Warning: Ending event 'memory_save_failed' emitted with
+    empty scope stack" once per failed save. Bookkeeping only: kickoff and the failure event are unaffected."""
+    from crewai.events import event_context
+
+    printed, saved = [], threading.Event()
+    monkeypatch.setattr(event_context, "_console", type("Console", (), {"print": lambda _self, text: printed.append(text)})())
+    with crewai_event_bus.scoped_handlers():
+        @crewai_event_bus.on(MemorySaveFailedEvent)
+        def _save_failed(source, event):
+            saved.set()
+
+        writer = agent("Writer")
+        result = Crew(agents=[writer], tasks=[task("Write about tea", writer)], memory=True,
+                      embedder={"provider": "custom", "config": {"embedding_callable": _UnreachableEmbedder}},
+                      name=f"fact-{uuid.uuid4().hex[:8]}").kickoff()
+        assert saved.wait(MEET)
+        crewai_event_bus.flush()
+    assert result.raw.startswith("[ref:")
+    warning = ("[CrewAIEventsBus] Warning: Ending event 'memory_save_failed' emitted with empty scope stack. "
+               "Missing starting event?")
+    assert printed.count(warning) == 1, printed
+
+
 def test_a_rate_limit_message_is_retried_inside_the_model_call():
     """BaseLLM's rate-limit retry matches any message containing "rate limit", "rate-limit", "too many requests",
     "throttled" or "resource exhausted" (such errors are retried inside the call before CrewAI's own retries)."""
