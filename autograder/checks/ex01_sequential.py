@@ -9,7 +9,7 @@ from crewai import Crew, Process
 from course import cell_log, graph
 
 from autograder.checks.common import (
-    build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, role, run, schedules,
+    build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, require_process, role, run, schedules,
     visible_latency,
 )
 from autograder.checks import rules
@@ -18,9 +18,7 @@ from autograder.checks.messages import fail, passed, said_once
 
 def three_sequential_tasks(crew: Crew) -> None:
     __tracebackhide__ = True
-    if process(crew) != Process.sequential.value:
-        fail("The crew does not use the sequential process.", "process=Process.sequential",
-             f"process={process(crew)}", "Pass process=Process.sequential to Crew(...).")
+    require_process(crew, Process.sequential.value)
     if len(crew.tasks) != 3:
         fail("The crew should have three tasks.", "research, write and edit",
              f"{len(crew.tasks)} task(s): {names(crew.tasks)}", "Put exactly three tasks in tasks=[...].")
