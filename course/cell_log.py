@@ -2,6 +2,8 @@
 
 A test cell that needs a name another cell should have defined can then say
 which cell that is and why it did not define it, instead of a bare NameError.
+It also remembers when each cell began, so that a check can read the runs one cell made (1.4
+counts only the runs since the cell that fills ``orders`` began, never what the kernel ran before).
 Nothing here judges anything; it only remembers (the last ``KEEP`` cells of this kernel).
 """
 
@@ -11,6 +13,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 KEEP = 200
 
@@ -19,6 +22,7 @@ KEEP = 200
 class CellRun:
     source: str
     error: BaseException | None  # what the cell raised, None when it ran clean
+    began: datetime | None = None  # when it began (UTC), as the runs' started_at
 
     @property
     def first_line(self) -> str:
@@ -26,14 +30,21 @@ class CellRun:
 
 
 _cells: deque[CellRun] = deque(maxlen=KEEP)
+_began: list[datetime] = []  # the running cell's start, from pre_run_cell to post_run_cell
 _lock = threading.Lock()
 _installed = False
+
+
+def _before_cell(info) -> None:  # IPython's pre_run_cell hook
+    with _lock:
+        _began[:] = [datetime.now(timezone.utc)]
 
 
 def _after_cell(result) -> None:  # IPython's post_run_cell hook
     error = result.error_in_exec or result.error_before_exec
     with _lock:
-        _cells.append(CellRun(str(getattr(result.info, "raw_cell", "") or ""), error))
+        began = _began.pop() if _began else None
+        _cells.append(CellRun(str(getattr(result.info, "raw_cell", "") or ""), error, began))
 
 
 def install() -> None:
@@ -48,6 +59,7 @@ def install() -> None:
     shell = get_ipython()
     if shell is None:
         return
+    shell.events.register("pre_run_cell", _before_cell)
     shell.events.register("post_run_cell", _after_cell)
     _installed = True
 

@@ -222,6 +222,22 @@ for attempt in range(2):
     await build_crew().kickoff_async()
     orders.append(course.last_run().order())
 '''}, 5),
+    # Issue 23 learner 1: runs of earlier cells do not fill `orders`, and one crew run thrice is not three.
+    "orders_copied_after_earlier_runs": ("01_sequential", {
+        "seq_build": ALTERNATIVE["01_sequential.ipynb"]["seq_build"] + '''
+for attempt in range(2):
+    await build_crew().kickoff_async()
+''', "seq_orders": '''
+await build_crew().kickoff_async()
+orders = [course.last_run().order()] * 3
+'''}, 5),
+    "orders_from_one_crew_run_thrice": ("01_sequential", {"seq_orders": '''
+crew = build_crew()
+orders = []
+for attempt in range(3):
+    await crew.kickoff_async()
+    orders.append(course.last_run().order())
+'''}, 5),
     "agent_on_every_task": ("02_hierarchical", {"hier_build": '''
 def build_crew():
     researcher = Agent(role="Research Specialist", goal="Gather information", backstory="Checks sources")

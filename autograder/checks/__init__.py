@@ -14,7 +14,6 @@ crews, ``messages`` speaks to the learner, ``kit_integrity`` guards the kit.
 
 from __future__ import annotations
 
-from autograder.checks import cell_times as _cell_times
 from autograder.checks import kit_integrity as _integrity
 from autograder.checks.common import needs, run
 from autograder.checks.ex01_sequential import (
@@ -35,7 +34,6 @@ __all__ = [
     "dag_data", "mixed_crew_graph", "mixed_parallel", "mixed_joins",
 ]
 
-_cell_times.install()  # from the first test cell on: which runs a later answer cell made (1.4)
 
 
 @_said_once

@@ -455,6 +455,14 @@ def process(crew: Crew) -> str:
     return str(getattr(crew.process, "value", crew.process))
 
 
+def require_process(crew: Crew, kind: str, hint: str | None = None) -> None:
+    """Fail unless the crew uses ``kind`` ("sequential" or "hierarchical"), in the words every exercise uses."""
+    __tracebackhide__ = True
+    if process(crew) != kind:
+        fail(f"The crew does not use the {kind} process.", f"process=Process.{kind}", f"process={process(crew)}",
+             hint or f"Pass process=Process.{kind} to Crew(...).")
+
+
 def role(agent: Any) -> str | None:
     __tracebackhide__ = True
     return str(agent.role) if agent is not None else None

@@ -7,7 +7,7 @@ from typing import Any
 from crewai import Crew, Process
 
 from autograder.checks.common import (
-    FAST_THOROUGH, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, process, run, schedules,
+    FAST_THOROUGH, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, process, require_process, run, schedules,
     visible_latency,
 )
 from autograder.checks import rules
@@ -16,9 +16,7 @@ from autograder.checks.messages import fail, passed, said_once
 
 def hierarchical(crew: Crew) -> None:
     __tracebackhide__ = True
-    if process(crew) != Process.hierarchical.value:
-        fail("The crew does not use the hierarchical process.", "process=Process.hierarchical",
-             f"process={process(crew)}", "Pass process=Process.hierarchical to Crew(...).")
+    require_process(crew, Process.hierarchical.value)
     if crew.manager_agent is None and crew.manager_llm is None:
         fail("The crew has no manager.", "manager_agent=<an Agent> or manager_llm=\"gpt-4o\"",
              "neither is set", "Hierarchical crews need someone to delegate: add a manager.")

@@ -14,7 +14,7 @@ from crewai import Crew, Process
 
 from course import graph
 
-from autograder.checks.common import build, names, process, run, schedules, visible_latency
+from autograder.checks.common import build, names, process, require_process, run, schedules, visible_latency
 from autograder.checks import rules
 from autograder.checks.messages import fail, passed, said_once
 
@@ -94,9 +94,8 @@ def mixed_crew_graph(build_crew: Any) -> None:
 def _sequential(build_crew: Any) -> Crew:
     __tracebackhide__ = True
     crew = build(build_crew)
-    if process(crew) != Process.sequential.value:
-        fail("The crew does not use the sequential process.", "process=Process.sequential",
-             f"process={process(crew)}", "In CrewAI 1.15.30 async tasks only work under Process.sequential.")
+    require_process(crew, Process.sequential.value,
+                    "In CrewAI 1.15.30 async tasks only work under Process.sequential.")
     return crew
 
 

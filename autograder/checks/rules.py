@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 from course.recording import RecordedRun, TaskRecord
 
+RUNS_WANTED = 3  # 1.4: the runs `orders` holds, each of a fresh crew
+
 
 def by_start(run: RecordedRun) -> list[TaskRecord]:
     """The run's tasks in the order they started."""

@@ -26,6 +26,11 @@ class LearnerCode:
 
     keywords: frozenset[str] = frozenset()  # f(name=...) anywhere in the learner's code
     assigned: frozenset[str] = frozenset()  # x.name = ... anywhere in the learner's code
+    binding: tuple[tuple[str, int], ...] = ()  # (name, cell index) for each cell that binds name = ...
+
+    def cells_binding(self, name: str) -> list[int]:
+        """The notebook's cell indices (as executed) of the learner's cells that bind ``name``."""
+        return [index for bound, index in self.binding if bound == name]
 
     def writes(self, name: str) -> bool:
         """True when the learner's code passes ``name=`` to a call or assigns ``something.name``."""
@@ -52,11 +57,14 @@ def _tree(source: str) -> ast.AST | None:
 def read(notebook: nbformat.NotebookNode) -> LearnerCode:
     keywords: set[str] = set()
     assigned: set[str] = set()
-    for cell in notebook.cells:
+    binding: set[tuple[str, int]] = set()
+    for index, cell in enumerate(notebook.cells):
         tree = _tree(cell.source) if _learners(cell) else None
         for node in ast.walk(tree) if tree is not None else ():
             if isinstance(node, ast.keyword) and node.arg:
                 keywords.add(node.arg)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                 assigned.add(node.attr)
-    return LearnerCode(frozenset(keywords), frozenset(assigned))
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                binding.add((node.id, index))
+    return LearnerCode(frozenset(keywords), frozenset(assigned), tuple(sorted(binding)))

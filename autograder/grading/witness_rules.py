@@ -51,6 +51,7 @@ class Seen:
     kit: bool  # the kit's own crew (a demonstration)
     cell: dict  # the window of the cell that started it
     offered: list[list[str]]  # for each manager call, the coworkers its prompt offered
+    task_ids: frozenset[str] = frozenset()  # the Task objects it ran: the same for a crew run again
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Evidence:
     answers: dict[str, Any] = field(default_factory=dict)  # typed answers as the test began
     code: LearnerCode = field(default_factory=LearnerCode)
     seen_tests: list[Seen] = field(default_factory=list)  # the grader's runs with their calls' details
+    at: int = 0  # the test cell's index in the notebook
 
     @property
     def mine_runs(self) -> Runs:
@@ -96,9 +98,6 @@ def _seq_context(ev: Evidence) -> bool:
         _sequential(r, 3) and rules.chain_broken(rules.by_start(r)) is None for r in ev.tests)
 
 
-RUNS_WANTED = 3  # as ex01_sequential.RUNS_WANTED
-
-
 def _seq_determinism(ev: Evidence) -> bool:
     graded = [r for r in ev.tests if _sequential(r, 3)]
     outputs = [tuple(t.ref for t in rules.by_start(r)) for r in graded]
@@ -106,11 +105,15 @@ def _seq_determinism(ev: Evidence) -> bool:
         return False
     order = _order(graded[0])
     orders = _value(ev.answers.get("orders"))
-    if not isinstance(orders, (list, tuple)) or len(orders) < RUNS_WANTED or any(list(o) != order for o in orders):
+    if not isinstance(orders, (list, tuple)) or len(orders) < rules.RUNS_WANTED or any(list(o) != order for o in orders):
         return False
-    # Each order came from a run the learner made: at least as many of this crew as `orders` holds.
-    made = [r for r in ev.mine_runs if _sequential(r, 3) and _order(r) == order]
-    return len(made) >= len(orders)
+    # Each order came from a run of a fresh crew, made since the cell that fills `orders` (as the
+    # kernel's check counts them: autograder/checks/ex01_sequential.py), never from earlier cells.
+    filling = [i for i in ev.code.cells_binding("orders") if i < ev.at]
+    since = max(filling, default=0)
+    made = [s for s in ev.mine if s.cell.get("index", 0) >= since
+            and _sequential(s.run, 3) and _order(s.run) == order][:len(orders)]
+    return len(made) >= len(orders) and len({s.task_ids for s in made}) >= len(orders)
 
 
 def _hierarchical(run: RecordedRun) -> bool:
@@ -339,7 +342,8 @@ def runs_by_cell(journal: list[dict], cells: list[dict]) -> dict[int, list[Seen]
         if cell is not None:
             found.setdefault(cell["index"], []).append(Seen(
                 RecordedRun.from_model_calls(calls), any(c.get("kit") for c in calls), cell,
-                [list(c.get("offered") or []) for c in calls if c.get("manager")]))
+                [list(c.get("offered") or []) for c in calls if c.get("manager")],
+                frozenset(str(c.get("task_id", "")) for c in calls)))
     return found
 
 
@@ -352,7 +356,8 @@ def evidence(by_cell: dict[int, list[Seen]], cells: list[dict], position: int, p
     shown = [s for c in earlier if not c.get("test") for s in by_cell.get(c["index"], [])]
     mine = [s for s in shown if not s.kit and not s.cell.get("locked")]
     return Evidence(tests=[s.run for s in tests], mine=mine, shown=shown,
-                    answers=dict(cells[position].get("answers") or {}), code=code, seen_tests=tests)
+                    answers=dict(cells[position].get("answers") or {}), code=code, seen_tests=tests,
+                    at=int(cells[position].get("index", 0)))
 
 
 def judge(journal: list[dict], cells: list[dict], passed: set[str],
