@@ -111,5 +111,5 @@ def test_validate_names_the_fix_for_plain_kickoff(tmp_path, notebook, build_cell
     errors = _validate(path)
     text = _plain(errors)
     # Messages are wrapped to the dialog's width (messages.LINE_WIDTH): read them as one line.
-    assert "await crew.kickoff_async()" in " ".join(text.split()), text
+    assert "await crew.kickoff_async()" in " ".join(" ".join(errors).split()), text
     assert "Traceback" not in text, text

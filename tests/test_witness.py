@@ -43,6 +43,7 @@ fake = types.SimpleNamespace(**{n: noop for n in ["needs", "integrity", "sequent
                                                    "sequential_context", "sequential_determinism"]})
 '''
 HAND_MADE_RUNS = '''
+from datetime import datetime, timedelta, timezone
 from course.recording import RecordedRun
 from course.examples import sequential_crew
 def fake_run(i=0):
@@ -51,6 +52,8 @@ def fake_run(i=0):
              for k, (n, r) in enumerate([("research", "Researcher"), ("write", "Writer"), ("edit", "Editor")])]
     run = RecordedRun.from_model_calls(calls)
     run.crew_id = str(i)
+    # dated after every cell began, so the check takes them for runs of the cell that fills `orders`
+    run.started_at = datetime.now(timezone.utc) + timedelta(days=1)
     return run
 '''
 CHEATS = {

@@ -42,7 +42,9 @@ _CELLS_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mo
     code: cell.classList.contains('jp-CodeCell'),
     prompt: (cell.querySelector('.jp-InputArea-prompt')?.textContent || '').trim(),
     error: !!cell.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'),
-    text: cell.querySelector('.jp-OutputArea')?.innerText || '',
+    // textContent, not innerText: a cell scrolled out of view is not laid out (JupyterLab's
+    // content-visibility), and innerText then reads ''.
+    text: cell.querySelector('.jp-OutputArea')?.textContent || '',
   }))"""
 
 
