@@ -1,7 +1,10 @@
 """Shared fixtures. The scripted model's fixtures (``scripted_llm``, ``record_crew``) are not here:
 they come from the course's pytest plugin (course/pytest_plugin.py), which the environment
-loads through its ``pytest11`` entry point, as it does for any suite; tests/test_pytest_plugin.py
-proves that it works outside this folder too."""
+loads through its ``pytest11`` entry point, as it does for any suite; tests/course/test_pytest_plugin.py
+proves that it works outside this folder too.
+
+Every folder of tests/ is a package (``tests.course.test_traps``, ...): pytest puts the repository on the path
+for them; here it is put first all the same (ahead of any installed copy), with source/."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the same as tests.helpers.ROOT, known before the path is set
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "source"))  # source/crew_answers.py: the answers tests paste into notebooks
 

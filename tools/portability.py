@@ -49,9 +49,10 @@ class Case:
 CASES = (
     # Debian 12's own Python (3.11.2), as a user who is not root: the grading and sandbox tests.
     Case("debian-3.11", ("/usr/bin/python3.11",),
-         ("tests/test_sandbox.py", "tests/test_witness.py", "tests/test_portability_sandbox.py"), unprivileged=True),
-    Case("3.12", ("python3.12", "3.12"), ("tests/test_release.py", "tests/test_checks.py")),
-    Case("3.13", ("python3.13", "3.13"), ("tests/test_release.py", "tests/test_checks.py")),
+         ("tests/grading/test_sandbox.py", "tests/grading/test_witness.py",
+          "tests/grading/test_sandbox_portability.py"), unprivileged=True),
+    Case("3.12", ("python3.12", "3.12"), ("tests/release/test_release.py", "tests/checks/test_checks.py")),
+    Case("3.13", ("python3.13", "3.13"), ("tests/release/test_release.py", "tests/checks/test_checks.py")),
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from crewai import Crew
 
-from facts_support import agent, run, task
+from tests.crewai_facts.facts_support import agent, run, task
 
 pytestmark = pytest.mark.crewai_fact
 

@@ -13,7 +13,7 @@ from crewai.events.types.memory_events import MemoryRetrievalFailedEvent, Memory
 
 import course
 from course import controls
-from facts_support import MEET, agent, task
+from tests.crewai_facts.facts_support import MEET, agent, task
 
 pytestmark = pytest.mark.crewai_fact
 

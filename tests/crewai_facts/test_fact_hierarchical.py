@@ -14,7 +14,7 @@ from crewai.events import crewai_event_bus
 from crewai.events.types.tool_usage_events import ToolUsageFinishedEvent
 
 import course
-from facts_support import agent, held_until, run, signals, starts_after_end, task
+from tests.crewai_facts.facts_support import agent, held_until, run, signals, starts_after_end, task
 
 pytestmark = pytest.mark.crewai_fact
 

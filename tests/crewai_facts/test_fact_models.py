@@ -9,7 +9,7 @@ from crewai.llms.base_llm import BaseLLM
 from pydantic import ValidationError
 
 import course
-from facts_support import agent, task
+from tests.crewai_facts.facts_support import agent, task
 
 pytestmark = pytest.mark.crewai_fact
 

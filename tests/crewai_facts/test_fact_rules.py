@@ -10,7 +10,7 @@ import pytest
 from crewai import Crew, Process
 from pydantic import ValidationError
 
-from facts_support import agent, run, task
+from tests.crewai_facts.facts_support import agent, run, task
 
 pytestmark = pytest.mark.crewai_fact
 

@@ -10,7 +10,7 @@ import threading
 import pytest
 from crewai import Crew
 
-from facts_support import Rendezvous, agent, held_until, run, signals, starts_after_end, task
+from tests.crewai_facts.facts_support import Rendezvous, agent, held_until, run, signals, starts_after_end, task
 
 pytestmark = pytest.mark.crewai_fact
 

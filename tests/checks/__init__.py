@@ -1,0 +1,1 @@
+"""Tests of autograder/checks/: the grading checks the notebooks' test cells call."""

@@ -1,0 +1,1 @@
+"""Tests of autograder/lab/: `make lab`'s JupyterLab launcher."""

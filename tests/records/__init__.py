@@ -1,0 +1,1 @@
+"""Tests of autograder/records/: grades.csv, the gradebook (SQLite, PostgreSQL), exports."""
