@@ -89,7 +89,7 @@ sandbox:
 	  fi; }
 
 # Debian's PostgreSQL server for the tests of a shared course gradebook (grade --db postgresql://...):
-# the tests start and stop a private server of their own (tests/pg_server.py); nothing runs as a service.
+# the tests start and stop a private server of their own (tests/helpers/pg_server.py); nothing runs as a service.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \

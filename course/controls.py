@@ -16,7 +16,7 @@
   one per retry) out of the output of one block, and lists what it kept back.
 - ``verbose=True``: one stray debug line of CrewAI's is dropped.
 
-The CrewAI internals touched here are guarded by ``tests/test_controls.py``.
+The CrewAI internals touched here are guarded by ``tests/course/test_controls.py``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ every notebook and every graded test. ``install()`` (run by ``import course``)
 keeps one such class per state type. Every executor still gets a new state object
 with its own id; any other kind of state goes through CrewAI's own code.
 
-Guarded by tests/test_flow_state.py, which also shows CrewAI's own behaviour.
+Guarded by tests/course/test_flow_state.py, which also shows CrewAI's own behaviour.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ refuses connections that leave the machine. Two plain switches undo that:
 
 Everything built *before* the switch keeps the scripted model: build agents,
 tasks and crews again after ``use_real_model``. Proven by
-``tests/test_real_model.py`` against an OpenAI-compatible stub server on 127.0.0.1.
+``tests/course/test_real_model.py`` against an OpenAI-compatible stub server on 127.0.0.1.
 """
 
 from __future__ import annotations

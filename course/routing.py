@@ -5,7 +5,7 @@ through ``crewai.LLM.__new__``: ``Agent()`` without ``llm=`` (the environment
 fallback builds ``LLM(model=<default>)``), ``llm="gpt-4o"``, and
 ``manager_llm="gpt-4o"``. Returning the shared scripted model there lets the
 guide's code run unchanged and offline. ``__new__`` is a CrewAI internal:
-``tests/test_routing.py`` fails loudly if this stops working.
+``tests/course/test_routing.py`` fails loudly if this stops working.
 """
 
 from __future__ import annotations

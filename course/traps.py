@@ -4,7 +4,7 @@
 ``explain(error)`` shows that advice in the notebook without a traceback;
 ``check_crew(crew)`` looks at a crew before kickoff and warns about the traps
 it would walk into. The texts CrewAI prints were checked against 1.15.30 by
-``tests/test_traps.py``, which triggers every one of them for real.
+``tests/course/test_traps.py``, which triggers every one of them for real.
 
 In a notebook, ``install_notebook_handler()`` (run by ``import course``) makes
 a cell that raises a known trap show one short message instead of CrewAI's

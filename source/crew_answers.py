@@ -212,7 +212,7 @@ FULL_SCORES = {
 
 
 # Rubric cases of issue 20, each one idea wrong (or one honest variant), graded as they are and
-# with the kernel's checks disarmed (tests/disarmed.py): the grader's evidence alone must agree.
+# with the kernel's checks disarmed (tests/helpers/disarmed.py): the grader's evidence alone must agree.
 # name -> (notebook, {answer cell: source}, the notebook's total)
 RUBRIC = {
     "no_context": ("01_sequential", WRONG["01_sequential.ipynb"], 4),

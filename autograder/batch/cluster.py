@@ -405,7 +405,7 @@ def _task():
 
     Made here, as a local function, so that it travels by value (cloudpickle) and its job as plain
     data: Dask's scheduler unpickles the task graph, and this way it needs Dask only, never the
-    course's code (tests/dask_loopback.py starts one that cannot import it).
+    course's code (tests/helpers/dask_loopback.py starts one that cannot import it).
     """
     def grade_notebook_on_worker(plugin_name: str, job: dict) -> dict:
         from distributed import get_worker

@@ -9,7 +9,7 @@ folders or zips, renamed files matched, broken notebooks refused with a reason) 
 student's folder as nbgrader's ``collect`` leaves it: the notebooks, ``timestamp.txt`` (the
 hand-in's time, read as late.py reads it) and ``submission_secret.txt`` (the hand-in's own, else a
 new one, as ``submit`` makes). It also makes the exchange folder ``nbgrader_config.py`` names,
-which ``release_feedback`` writes into. The test: tests/test_nbgrader_path1.py.
+which ``release_feedback`` writes into. The test: tests/e2e/test_nbgrader_path1.py.
 """
 
 from __future__ import annotations

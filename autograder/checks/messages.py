@@ -13,7 +13,7 @@ from typing import Any, Callable, NoReturn, TypeVar
 
 
 # The width of a message line as a learner sees it. Validate's dialog shows the error in a
-# box that scrolls sideways, so what passes its edge is hidden (tests/test_browser.py measures
+# box that scrolls sideways, so what passes its edge is hidden (tests/e2e/test_browser.py measures
 # how many characters it shows), and `nbgrader validate` in a terminal cuts each line at 83
 # characters. So every line is wrapped to 75, the "CheckFailed: " IPython shows first included.
 LINE_WIDTH = 75
@@ -68,7 +68,7 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
 # by the ones below (each test cell calls a check of its own).
 _latest: dict[str, tuple[str, int]] = {}
 # Each check's place in its notebook: one module per notebook defines its checks in the order
-# of their test cells (tests/test_checks.py holds it to that), so "above" is "defined before".
+# of their test cells (tests/checks/test_checks.py holds it to that), so "above" is "defined before".
 _places: dict[str, int] = {}
 
 Check = TypeVar("Check", bound=Callable[..., Any])

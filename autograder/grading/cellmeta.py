@@ -53,7 +53,7 @@ class OverwriteReleasedCells(OverwriteCells):
     for cell ... has changed!" (jupyter/nbgrader#1961). For the instructor that reads like
     tampering. A cell whose source still matches the checksum the release wrote into it is as
     released, and is not reported. Every locked cell is still restored from the gradebook, and an
-    edited one is still reported (tests/test_nbgrader_stock.py).
+    edited one is still reported (tests/e2e/test_nbgrader_stock.py).
     """
 
     def preprocess_cell(self, cell, resources, cell_index):

@@ -117,7 +117,7 @@ def _display_priority() -> List:
     """nbconvert's HTML exporter configures ``display_data_priority`` for every step it runs;
     ``NbGraderPreprocessor`` declares that trait without ``config=True``, so each of nbgrader's
     own steps made ``generate_feedback`` warn "Config option `display_data_priority` not
-    recognized" (tests/test_nbgrader_stock.py). Declared configurable, it is taken quietly."""
+    recognized" (tests/e2e/test_nbgrader_stock.py). Declared configurable, it is taken quietly."""
     return List(NbGraderPreprocessor.class_traits()["display_data_priority"].default()).tag(config=True)
 
 

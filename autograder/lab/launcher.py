@@ -41,7 +41,7 @@ What it does, in order:
 3. Starts JupyterLab on 127.0.0.1 with a token, waits until it answers, prints
    the URL, and stops it (with its kernels) on Ctrl-C.
 
-The browser test (tests/test_browser.py) starts the server through the same
+The browser test (tests/e2e/test_browser.py) starts the server through the same
 ``prepare`` and ``LabServer``, so what it proves is what ``make lab`` serves.
 """
 

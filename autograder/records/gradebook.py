@@ -21,7 +21,7 @@ directory) or a PostgreSQL server that several graders write to, e.g. one
 needs the ``psycopg2`` driver the project pins). On PostgreSQL each ``record``
 holds a session advisory lock while it writes, so two graders never race to
 create the same student or submission rows
-(``tests/test_gradebook_postgres.py``).
+(``tests/records/test_gradebook_postgres.py``).
 
 Re-grading updates the same rows (nbgrader's ``update_or_create_*``); a score
 the instructor set in the formgrader (``manual_score``) is kept and the cell
@@ -154,7 +154,7 @@ def _quiet_backrefs():
     backrefs before it adds the submission to the session, so SQLAlchemy says "Object of type
     <SubmittedAssignment> not in session, add operation along ... will not proceed" three times
     per student. Nothing is lost: the ``db.add(submission)`` that follows cascades to all of them
-    (tests/test_nbgrader_gradebook.py checks the rows). To the instructor it read like a failure.
+    (tests/records/test_nbgrader_gradebook.py checks the rows). To the instructor it read like a failure.
     """
     from sqlalchemy.exc import SAWarning
 

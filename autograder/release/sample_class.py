@@ -257,7 +257,7 @@ def generate(dest: Path = SAMPLE_CLASS, source_dir: Path = SOURCE / ASSIGNMENT,
              "Synthetic submissions for `make grade` (`python -m autograder demo`), made by",
              "`python -m autograder.release.sample_class` from `source/` and `release/`; `expected.csv` holds",
              "the exact status and score of each student and notebook (checked by",
-             "`tests/test_autograder_sample_class.py`).", "", "| student | what it shows |", "| --- | --- |"]
+             "`tests/e2e/test_sample_class.py`).", "", "| student | what it shows |", "| --- | --- |"]
     lines += [f"| {s} | {p.why} |" for s, p in STUDENTS.items()]
     (dest / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return rows

@@ -1,7 +1,7 @@
 """Learners' answers to the example exercise that differ from the reference, with the points each keeps.
 
 The same shape as the course's own sample-class answers (``ALTERNATIVE``, ``WRONG`` and their scores, keyed by
-notebook and answer cell): tests/test_authoring.py pastes them into the released notebook and grades them.
+notebook and answer cell): tests/release/test_authoring.py pastes them into the released notebook and grades them.
 """
 
 NOTEBOOK = "05_fan_in.ipynb"

@@ -1,6 +1,6 @@
 """Exercise 5 (the example of docs/authoring.md): two research tasks side by side, one summary joins them.
 
-Not part of the released assignment: tests/test_authoring.py copies it into a throwaway course as
+Not part of the released assignment: tests/release/test_authoring.py copies it into a throwaway course as
 ``source/cells_05_fan_in.py``, builds the notebook, releases it and grades answers with ``grade``.
 """
 

@@ -1,5 +1,5 @@
 """Grading on an existing Dask cluster (`grade --scheduler`): a scheduler and two worker processes
-on 127.0.0.1, started here with Dask's own entry points (tests/dask_loopback.py).
+on 127.0.0.1, started here with Dask's own entry points (tests/helpers/dask_loopback.py).
 
 A worker killed in the middle of a batch loses no student: its notebooks go to the other
 worker, and its grading process (with its sandbox) ends with it. Bounded: the only network is

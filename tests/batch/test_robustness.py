@@ -79,7 +79,7 @@ def test_every_skipped_entry_gets_rows_with_a_reason(tmp_path):
     assert "starts with a dot" in reasons["eve"] and "link" in reasons["linked"]
     assert "not a hand-in" in reasons["loose.ipynb"]
     assert {students[sid].origin for sid in reasons} == {".eve", "linked", "loose.ipynb"}
-    assert ignored == ["README.txt"]  # batch names such files on one summary line (test_autograder_batch)
+    assert ignored == ["README.txt"]  # batch names such files on one summary line (tests/batch/test_run.py)
 
 
 def test_a_second_run_into_a_locked_out_refuses_clearly(tmp_path):

@@ -69,7 +69,7 @@ EXPECTED = {
     "huge_output": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     "network": {"00_double": ("graded", 2), "01_greet": ("graded", 0)},
     # In the sandbox the kit is read-only and the gradebook out of sight: each attempt is a cell
-    # error, and the notebook is graded as written, the attempt reported (tests/test_sandbox.py).
+    # error, and the notebook is graded as written, the attempt reported (tests/grading/test_sandbox.py).
     "tamper_kit": {"00_double": ("graded", 2), "01_greet": ("graded", 3)},
     "tamper_bytecode": {"00_double": ("graded", 2), "01_greet": ("graded", 3)},
     "tamper_gradebook": {"00_double": ("graded", 0), "01_greet": ("graded", 0)},

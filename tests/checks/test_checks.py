@@ -68,7 +68,7 @@ def test_typed_in_timings_match_no_recorded_run():
     real = measured(three, parallel=True), measured(three, parallel=False)
     checks.async_timing(three, *real)  # the real readings pass
     # The kernel's window is wide (a busy machine adds CrewAI's set-up to a reading; the grader's own
-    # rule is exact: tests/test_witness.py), but a number no run of this process came near matches none.
+    # rule is exact: tests/grading/test_witness.py), but a number no run of this process came near matches none.
     assert "`parallel_seconds` does not match" in failure(checks.async_timing, three, 1000.0, real[1])
     assert "`sequential_seconds` does not match" in failure(checks.async_timing, three, real[0], 1000.0)
 
@@ -415,7 +415,7 @@ def test_every_line_of_every_message_shows_whole_in_validate():
 
     Each notebook's checks against the classic mistakes, unwritten and broken answers and a DAG
     of every kind of wrong: no line of what the learner sees is wider than messages.LINE_WIDTH
-    (tests/test_browser.py measures that the dialog shows at least that many characters)."""
+    (tests/e2e/test_browser.py measures that the dialog shows at least that many characters)."""
     def unwritten(parallel=True):
         raise NotImplementedError()
 

@@ -1,6 +1,6 @@
 """The checks as a notebook's cells meet them: an IPython shell in a process of its own.
 
-``tests/test_checks.py`` calls the checks directly; what a kernel did before a test cell
+``tests/checks/test_checks.py`` calls the checks directly; what a kernel did before a test cell
 (its cells, its earlier crews) only shows when cells run in a shell. Each "kernel" here
 is a new Python process running IPython's shell (the hooks JupyterLab's kernel runs,
 top-level ``await`` included), so a fresh kernel is really fresh.

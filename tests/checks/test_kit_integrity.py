@@ -70,5 +70,5 @@ def test_a_snapshot_of_the_kit_carries_checked_bytecode_for_every_module(tmp_pat
         path = tmp_path / "kit" / rel
         assert kit_integrity._bytecode(str(path), path.read_bytes()) is not None, rel
         pyc = Path(importlib.util.cache_from_source(str(path))).relative_to(tmp_path / "kit").as_posix()
-        assert pyc in manifest, rel  # a rewritten .pyc shows up as a kit change (tests/test_autograder_batch.py)
+        assert pyc in manifest, rel  # a rewritten .pyc shows up as a kit change (tests/batch/test_run.py)
     assert kit.load(tmp_path / "kit").keys() == manifest.keys()

@@ -96,7 +96,8 @@ def test_classify_tells_holds_changed_broken_from_a_real_pytest_report(tmp_path)
 
 def test_table_names_each_fact_and_counts(tmp_path):
     verdicts = [drift.Verdict("tests/crewai_facts/test_fact_x.py::test_wait_rule", "holds"),
-                drift.Verdict("tests/test_traps.py::test_process_parallel_does_not_exist", "changed", "DID NOT RAISE")]
+                drift.Verdict("tests/course/test_traps.py::test_process_parallel_does_not_exist", "changed",
+                              "DID NOT RAISE")]
     text = drift.table(verdicts, "9.9.9")
     assert "test_fact_x::test_wait_rule" in text and "| holds" in text
     assert "test_traps::test_process_parallel_does_not_exist | changed  (DID NOT RAISE)" in text

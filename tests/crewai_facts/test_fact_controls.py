@@ -1,4 +1,4 @@
-"""CrewAI 1.15.30's execution controls, as far as tests/test_controls.py does not already pin them
+"""CrewAI 1.15.30's execution controls, as far as tests/course/test_controls.py does not already pin them
 (docs/crewai-facts.md, "Execution controls")."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CrewAI 1.15.30's hierarchical process (docs/crewai-facts.md, "Hierarchical").
 
 Refusals (no manager, manager among the agents, manager with tools, async tasks under hierarchical) are
-triggered in tests/test_traps.py, marked crewai_fact there.
+triggered in tests/course/test_traps.py, marked crewai_fact there.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """CrewAI 1.15.30's rules for building a crew (docs/crewai-facts.md, "Building a crew").
 
-Errors already triggered in tests/test_traps.py (end-async, async neighbour in context, future context,
+Errors already triggered in tests/course/test_traps.py (end-async, async neighbour in context, future context,
 missing fields, hierarchical without manager, ...) are marked crewai_fact there and not repeated here.
 """
 

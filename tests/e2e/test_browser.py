@@ -256,5 +256,5 @@ def test_learner_validates_an_exercise_in_jupyterlab(chromium, shots, server, tm
     assert digest(RELEASE / ASSIGNMENT) == release_before, "release/ was changed"
     log = (ARTIFACTS / "jupyterlab.log").read_text()
     assert not re.search(r"exchange directory|Traceback", log), "errors in the server log (see jupyterlab.log)"
-    # The terminal `make lab` shows stays readable (also tests/test_lab_log.py).
+    # The terminal `make lab` shows stays readable (also tests/lab/test_lab_log.py).
     assert not re.search(r"without encryption|is not trusted", log), "flood in the server log (see jupyterlab.log)"

@@ -82,7 +82,7 @@ def _comparable(row: dict) -> tuple:
 
 
 def test_a_loopback_dask_cluster_grades_the_sample_class_exactly_as_the_local_default(graded, tmp_path):
-    """`grade --scheduler`: a scheduler and two worker processes on 127.0.0.1 (tests/dask_loopback.py)."""
+    """`grade --scheduler`: a scheduler and two worker processes on 127.0.0.1 (tests/helpers/dask_loopback.py)."""
     from tests.helpers import dask_loopback
 
     out, local = graded
@@ -174,7 +174,7 @@ def test_cli_grades_a_folder_prints_the_table_and_where_things_are(tmp_path):
         for path in (SAMPLE_CLASS / student).rglob("01_sequential.ipynb"):
             (klass / student / path.name).write_bytes(path.read_bytes())
     done = _cli("grade", str(klass), "--out", str(tmp_path / "out"), "--workers", "2", "--timeout", "20",
-                "--no-gradebook")  # the course gradebook path: tests/test_nbgrader_gradebook.py
+                "--no-gradebook")  # the course gradebook path: tests/records/test_nbgrader_gradebook.py
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ada_perfect" in done.stdout and "6 / 28" in done.stdout  # one of four graded notebooks handed in
     assert f"{tmp_path / 'out'}/grades.csv" in done.stdout.replace(str(ROOT) + "/", "")

@@ -3,7 +3,7 @@
 One class, graded once through the real ``grade`` path (sandbox and witness on):
 
 - every rubric case (alternative answers, each wrong idea, the cases of issue 20) and every
-  notebook of the sample class, each also handed in *disarmed* (``tests/disarmed.py``: no
+  notebook of the sample class, each also handed in *disarmed* (``tests/helpers/disarmed.py``: no
   kernel check can fail): the grader's evidence alone must give the same score, part by part;
 - the attacks of issue 20 on an untouched or kit-driven notebook: each scores what the untouched
   notebook scores (0) in every part the kit's crews could fake, with a reason;

@@ -511,7 +511,7 @@ def test_the_kits_own_crews_confirm_no_part(tmp_path, monkeypatch):
     assert witness_rules.judge(unmarked, cells, RUN_PARTS, WRITES) == {}
 
 
-# Alternative-correct and typical wrong answers through the witness: tests/test_kernel_untrusted.py
+# Alternative-correct and typical wrong answers through the witness: tests/grading/test_kernel_untrusted.py
 # grades them as they are and with every kernel check disarmed.
 
 

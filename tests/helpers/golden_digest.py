@@ -3,8 +3,8 @@ cell's errors. Recorded from the sample class before the autograder was rebuilt 
 compared after, so a redesign that changes a grade, a reason or a learner's message is caught.
 
 Regenerate (only when a change of grades is intended):
-    python tests/golden_digest.py OUT > tests/golden/sample_class.json
-where OUT is the --out folder of the sample class graded as tests/test_autograder_sample_class.py does.
+    python tests/helpers/golden_digest.py OUT > tests/golden/sample_class.json
+where OUT is the --out folder of the sample class graded as tests/e2e/test_sample_class.py does.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Two `grade` commands (two sections of a class, as on two machines) run at the sa
 one PostgreSQL gradebook; then nbgrader's own `export`, configured with that db_url, gives
 every student the score grades.csv gives. The server is Debian's PostgreSQL (`make postgres`),
 started by this module on a unix socket in a temporary folder and stopped at the end
-(tests/pg_server.py); nothing is mocked.
+(tests/helpers/pg_server.py); nothing is mocked.
 """
 
 from __future__ import annotations

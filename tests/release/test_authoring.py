@@ -168,7 +168,7 @@ def test_the_example_is_not_part_of_the_released_assignment():
 
 def test_the_guide_names_the_example_files_and_the_tests_that_prove_it():
     text = GUIDE.read_text(encoding="utf-8")
-    for name in ("cells_05_fan_in.py", "ex05_fan_in.py", "answers.py", "tests/test_authoring.py"):
+    for name in ("cells_05_fan_in.py", "ex05_fan_in.py", "answers.py", "tests/release/test_authoring.py"):
         assert name in text, f"docs/authoring.md does not mention {name}"
     for path in re.findall(r"docs/example_exercise/[\w.]+", text):
         assert (ROOT / path).exists(), f"docs/authoring.md names {path}, which does not exist"

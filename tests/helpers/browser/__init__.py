@@ -1,1 +1,1 @@
-"""Drive JupyterLab in Debian's Chromium with Playwright (see tests/test_browser.py)."""
+"""Drive JupyterLab in Debian's Chromium with Playwright (see tests/e2e/test_browser.py)."""
