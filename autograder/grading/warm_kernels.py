@@ -19,6 +19,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,6 +43,7 @@ class WarmKernelServer:
         self.kit: str | None = None
         self.root_pid: int | None = None
         self._last_exit: int | None = None
+        self._asking = threading.Lock()
 
     # --- the process ---------------------------------------------------------------------
 
@@ -95,6 +97,12 @@ class WarmKernelServer:
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
     def ask(self, request: dict, timeout: float = 30.0) -> dict:
+        # One request at a time: in a Jupyter server, Validate's kernels are asked from another
+        # thread than the lab's, and answers come back in order on one pipe.
+        with self._asking:
+            return self._ask(request, timeout)
+
+    def _ask(self, request: dict, timeout: float) -> dict:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             raise OSError("the warm kernel process is not running")
@@ -223,6 +231,10 @@ class ForkProvisioner(LocalProvisioner):
             request.update(self._sandboxed_request(server))
         else:
             request["cwd"] = str(kwargs.get("cwd") or os.getcwd())
+            # As jupyter_client's launcher does with JPY_PARENT_PID (which ipykernel reads at import,
+            # in the zygote): the kernel knows its parent (it ends with it) and does not print the
+            # "Ctrl-C will not work" note meant for a kernel started by hand.
+            request["args"] = [*args, f"--IPKernelApp.parent_handle={server.pid()}"]
         answer = server.ask(request)
         if "pid" not in answer:
             raise RuntimeError(f"the warm kernel process could not fork a kernel: {answer}")
@@ -267,11 +279,17 @@ class ForkKernelManager(AsyncKernelManager):
             if prefix is None:
                 raise RuntimeError("the sandbox's first process was not found")
             self.ip = f"{prefix}/k{os.urandom(4).hex()}"
-        if self.provisioner is None:
-            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or uuid.uuid4().hex
-            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
-            self.provisioner.server = self.server
+        fork_from(self.server, self, kw)
         return await super()._async_pre_start_kernel(**kw)
+
+
+def fork_from(server: WarmKernelServer, manager: AsyncKernelManager, kw: dict) -> None:
+    """Give ``manager`` a provisioner that forks its kernel from ``server`` (kept across restarts)."""
+    if manager.provisioner is None:
+        manager.kernel_id = manager.kernel_id or kw.pop("kernel_id", None) or uuid.uuid4().hex
+        manager.provisioner = ForkProvisioner(kernel_id=manager.kernel_id, kernel_spec=manager.kernel_spec,
+                                              parent=manager)
+        manager.provisioner.server = server
 
 
 def available() -> bool:

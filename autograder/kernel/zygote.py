@@ -132,6 +132,8 @@ def _warm_up(kit: Path) -> list[str]:
 
     # The quiet, offline settings must be in the environment before CrewAI is imported.
     os.environ.update(_quiet_env(kit))
+    # matplotlib reads its backend once, at import (here): the one ipykernel sets for a fresh kernel.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     # numpy's OpenBLAS starts a worker thread per core at import, and a forked child
     # would inherit none of them: one BLAS thread is what a grading worker wants anyway.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -139,9 +141,11 @@ def _warm_up(kit: Path) -> list[str]:
     preloaded = []
     # ipykernel.debugger (debugpy) is imported while each kernel starts: about half of a forked
     # kernel's start-up CPU when it was left to the kernel.
+    # Not matplotlib_inline.backend_inline: it registers the Figure display with the IPython shell
+    # that exists when it is first imported, and here there is none (a kernel would show figures
+    # as text only).
     for name in ["crewai", *_third_party_imports(kit), "ipykernel.kernelapp", "ipykernel.ipkernel",
-                 "ipykernel.debugger", "IPython.core.interactiveshell", "matplotlib_inline.backend_inline",
-                 "matplotlib.font_manager"]:
+                 "ipykernel.debugger", "IPython.core.interactiveshell", "matplotlib.font_manager"]:
         try:
             importlib.import_module(name)
             preloaded.append(name)

@@ -131,8 +131,14 @@ def jupyter_dirs(work: Path) -> dict[str, Path]:
     }
 
 
-def write_config(work: Path) -> Path:
-    """Write the self-study configuration; return the Jupyter config dir."""
+def write_config(work: Path, warm: bool = True) -> Path:
+    """Write the self-study configuration; return the Jupyter config dir.
+
+    ``warm``: kernels (the lab's and Validate's) forked from one warm process
+    (autograder/lab/warm_kernels.py); otherwise each starts as a new Python.
+    """
+    from autograder.lab import warm_kernels
+
     dirs = jupyter_dirs(work)
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -141,11 +147,12 @@ def write_config(work: Path) -> Path:
         "ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}},
         "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
         **KERNEL_TRANSPORT,
+        **(warm_kernels.SERVER_CONFIG if warm else {}),
     }
     _write_json(config / "jupyter_server_config.json", server)
     # nbgrader's Validate handler reads nbgrader_config.* from the Jupyter config dirs
     # and hands that config to the kernel manager it starts for the notebook.
-    _write_json(config / "nbgrader_config.json", KERNEL_TRANSPORT)
+    _write_json(config / "nbgrader_config.json", {**KERNEL_TRANSPORT, **(warm_kernels.VALIDATE_CONFIG if warm else {})})
     labconfig = config / "labconfig"
     labconfig.mkdir(exist_ok=True)
     _write_json(labconfig / "page_config.json", {"disabledExtensions": {k: True for k in DISABLED_LAB_PLUGINS}})
@@ -163,11 +170,11 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def prepare(work: Path = DEFAULT_WORK, release: Path = RELEASE) -> list[Path]:
+def prepare(work: Path = DEFAULT_WORK, release: Path = RELEASE, warm: bool = True) -> list[Path]:
     """The working copy plus its configuration; returns the files newly copied."""
     work.mkdir(parents=True, exist_ok=True)
     copied = copy_release(work, release)
-    write_config(work)
+    write_config(work, warm)
     trust(copied, work)
     return copied
 
@@ -381,10 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--prepare-only", action="store_true",
                         help="make the working copy and configuration, then exit")
+    parser.add_argument("--cold-kernels", action="store_true",
+                        help="start each kernel as a new Python (slower) instead of forking it from a warm one")
     args = parser.parse_args(argv)
 
     work = args.work.resolve()
-    copied = prepare(work)
+    copied = prepare(work, warm=not args.cold_kernels)
     notebooks = work / ASSIGNMENT
     shown = notebooks.relative_to(ROOT) if notebooks.is_relative_to(ROOT) else notebooks
     if copied:

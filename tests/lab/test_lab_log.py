@@ -82,7 +82,13 @@ def test_a_learner_session_leaves_no_encryption_or_trust_warnings_in_the_log(tmp
             "path": NOTEBOOK, "type": "notebook", "name": "01_sequential.ipynb", "kernel": {"name": "python3"}})
         # The server talks to its kernel over encrypted TCP (keys in the connection file).
         assert kernels_encrypted(work)
-        assert _execute(server, session["kernel"]["id"], "print(6 * 7)").strip() == "42"
+        kernel = session["kernel"]["id"]
+        assert _execute(server, kernel, "print(6 * 7)").strip() == "42"
+        # Forked from the lab's one warm process (issue 23, learner point 6): CrewAI is there
+        # before any cell imported it, and the kernel's parent is the server's warm process.
+        assert _forked_from_the_servers_warm_process(server, kernel)
+        _call(server, "POST", f"api/kernels/{kernel}/restart", {}, timeout=90)  # Kernel > Restart
+        assert _forked_from_the_servers_warm_process(server, kernel)
         # Save it, as JupyterLab does (and Validate does first): trust is checked again.
         _call(server, "PUT", f"api/contents/{NOTEBOOK}", {"type": "notebook", "format": "json",
                                                           "content": model["content"]})
@@ -98,6 +104,17 @@ def test_a_learner_session_leaves_no_encryption_or_trust_warnings_in_the_log(tmp
     assert "without encryption" not in text, [line for line in text.splitlines() if "encryption" in line][:3]
     assert "is not trusted" not in text, [line for line in text.splitlines() if "trusted" in line][:3]
     assert "Traceback" not in text, text[-3000:]
+    assert "ordinary way" not in text, text[-3000:]  # every kernel, Validate's too, was forked
+    assert "will not work" not in text, text[-3000:]  # ipykernel's note for a kernel started by hand
+
+
+def _forked_from_the_servers_warm_process(server: lab.LabServer, kernel_id: str) -> bool:
+    import psutil
+
+    said = _execute(server, kernel_id, "import os, sys\nprint('crewai' in sys.modules, os.getppid())").split()
+    parent = psutil.Process(int(said[1]))
+    return (said[0] == "True" and "autograder.kernel.zygote" in parent.cmdline()
+            and parent.ppid() == server.process.pid)
 
 
 def kernels_encrypted(work: Path) -> bool:
