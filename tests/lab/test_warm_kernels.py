@@ -4,7 +4,7 @@ A forked kernel must behave as a fresh one does: its own state, the folder it wa
 for, Ctrl-C (interrupt) and restart working; Validate with the lab's own configuration
 forks its kernel too and says what a cold kernel's Validate says; and where no warm process
 can start, kernels start the ordinary way. The real server path (JupyterLab's kernels,
-Validate through its handler) is tests/test_lab_log.py.
+Validate through its handler) is tests/lab/test_lab_log.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from traitlets.config import Config
 
 from autograder.lab import launcher, warm_kernels
 from autograder.lab.warm_kernels import LabWarmProcess, WarmKernelManager
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PROBE = "import os, sys\nprint('crewai' in sys.modules, os.getppid(), os.getcwd())"
 
 
