@@ -379,6 +379,11 @@ def _become_kernel(request: dict, sandboxed: bool = False) -> None:
         traceback.print_exc()
     finally:
         try:
+            # What a kernel registered to do at exit (the course removes its temp folder): os._exit
+            # below skips it, and a kernel that ends must do what a fresh one does.
+            import atexit
+
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
