@@ -184,11 +184,26 @@ class LabNotebook:
         self.page.keyboard.insert_text(text)
         expect(editor).to_contain_text(text.strip().splitlines()[0].strip())
         self.page.keyboard.press("Shift+Enter")
+        return self._wait_ran(count, before="", timeout=timeout)
+
+    def run_cell(self, index: int, timeout: int = 60_000) -> dict:
+        """Select the cell (without editing it), Ctrl+Enter; return the cell's final state once it ran."""
+        before = self.cell_states()[index]["prompt"]
+        cell = self.cell(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputPrompt").click()
+        self.page.keyboard.press("Escape")  # command mode
+        self.page.keyboard.press("Control+Enter")  # run it, stay on it
+        return self._wait_ran(index, before=before, timeout=timeout)
+
+    def _wait_ran(self, index: int, before: str, timeout: int) -> dict:
+        """Wait until the cell shows a new execution count (not ``before``) and the kernel is idle."""
         self.page.wait_for_function(
-            f"index => {{ const c = ({_CELLS_JS})()[index]; return /\\[\\d+\\]/.test(c.prompt); }}",
-            arg=count, timeout=timeout, polling=250)
+            f"([index, before]) => {{ const c = ({_CELLS_JS})()[index];"
+            " return /\\[\\d+\\]/.test(c.prompt) && c.prompt !== before; }",
+            arg=[index, before], timeout=timeout, polling=250)
         self.wait_kernel_ready(timeout=timeout)
-        return self.cell_states()[count]
+        return self.cell_states()[index]
 
     # --- validating -------------------------------------------------------------------------
 
