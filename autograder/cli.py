@@ -21,6 +21,8 @@
         What `make grade` runs: the release checks, then grade on the sample class.
     lab ...
         JupyterLab for a learner (autograder/lab/launcher.py).
+    hub setup|users|course|start ...
+        A class on JupyterHub on this machine, as root (autograder/hub/).
 
 Exit status: 0 when the batch ran to its end, whatever individual submissions
 did (their status is in grades.csv); 2 when grading itself could not run; 1
@@ -212,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.lab import launcher as lab
 
         return lab.main(argv[1:])
+    if argv and argv[0] == "hub":
+        from autograder.hub import server as hub
+
+        return hub.main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     # The sample class has endless loops on purpose; its real cells take a second or two.
     _add_grading_options(demo, timeout=20)
     commands.add_parser("lab", help="JupyterLab for a learner")
+    commands.add_parser("hub", help="a class on JupyterHub (as root)")
     export = commands.add_parser("export", help="the Canvas or Moodle import file from an existing grades.csv")
     export.add_argument("export", nargs=1, choices=("canvas", "moodle"))
     export.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the folder holding grades.csv")

@@ -131,11 +131,15 @@ def jupyter_dirs(work: Path) -> dict[str, Path]:
     }
 
 
-def write_config(work: Path, warm: bool = True) -> Path:
+def write_config(work: Path, warm: bool = True, keep: frozenset[str] = frozenset(),
+                 nbgrader: dict | None = None) -> Path:
     """Write the self-study configuration; return the Jupyter config dir.
 
     ``warm``: kernels (the lab's and Validate's) forked from one warm process
     (autograder/lab/warm_kernels.py); otherwise each starts as a new Python.
+    ``keep``: names from DISABLED_LAB_PLUGINS and DISABLED_SERVER_EXTENSIONS left on (a class
+    hub's learners keep the Assignment List, its instructor the Formgrader: autograder/hub/);
+    ``nbgrader``: more nbgrader configuration (the hub's exchange and course id).
     """
     from autograder.lab import warm_kernels
 
@@ -144,7 +148,7 @@ def write_config(work: Path, warm: bool = True) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     config = dirs["JUPYTER_CONFIG_DIR"]
     server = {
-        "ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}},
+        "ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS if name not in keep}},
         "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
         **KERNEL_TRANSPORT,
         **(warm_kernels.SERVER_CONFIG if warm else {}),
@@ -152,10 +156,12 @@ def write_config(work: Path, warm: bool = True) -> Path:
     _write_json(config / "jupyter_server_config.json", server)
     # nbgrader's Validate handler reads nbgrader_config.* from the Jupyter config dirs
     # and hands that config to the kernel manager it starts for the notebook.
-    _write_json(config / "nbgrader_config.json", {**KERNEL_TRANSPORT, **(warm_kernels.VALIDATE_CONFIG if warm else {})})
+    _write_json(config / "nbgrader_config.json",
+                {**KERNEL_TRANSPORT, **(warm_kernels.VALIDATE_CONFIG if warm else {}), **(nbgrader or {})})
     labconfig = config / "labconfig"
     labconfig.mkdir(exist_ok=True)
-    _write_json(labconfig / "page_config.json", {"disabledExtensions": {k: True for k in DISABLED_LAB_PLUGINS}})
+    _write_json(labconfig / "page_config.json",
+                {"disabledExtensions": {k: True for k in DISABLED_LAB_PLUGINS if k not in keep}})
     settings = config / "lab" / "user-settings"
     for plugin, values in DEFAULT_USER_SETTINGS.items():
         package, _, name = plugin.rpartition("/")
