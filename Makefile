@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` from PATH, so the environment's bin/ goes first.
 RUN := PATH="$(BIN):$$PATH" COURSE_ROOT="$(CURDIR)"
 
-.PHONY: env grade test bench lab release lock browser sandbox postgres clean drift portability
+.PHONY: env grade test bench lab hub release lock browser sandbox postgres node clean drift portability
 
 env: $(STAMP)
 
@@ -35,7 +35,7 @@ $(STAMP): requirements.lock pyproject.toml
 grade: env sandbox
 	$(RUN) "$(PY)" -m autograder demo
 
-test: env browser sandbox postgres
+test: env browser sandbox postgres node
 	$(RUN) "$(PY)" -m pytest -q -n auto --dist loadfile --durations=20
 
 # The README's commands from fresh clones under /tmp (paths with a space): Debian's python3.11 as an
@@ -90,6 +90,20 @@ sandbox:
 
 # Debian's PostgreSQL server for the tests of a shared course gradebook (grade --db postgresql://...):
 # the tests start and stop a private server of their own (tests/helpers/pg_server.py); nothing runs as a service.
+# A class on JupyterHub on this machine (as root): set-up, a demo class's users (made once; their
+# passwords are printed), the instructor's course folder, then the hub until Ctrl-C. README: "A class on JupyterHub".
+hub: env sandbox node
+	$(RUN) "$(PY)" -m autograder hub demo $(HUB_ARGS)
+
+node:
+	@command -v npm >/dev/null && command -v node >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's nodejs and npm for JupyterHub's proxy (once)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "note: Node.js is missing and apt needs root: the hub test will be skipped (sudo make node)"; \
+	  fi; }
+
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -30,7 +30,7 @@ def root() -> Path:
 
 # Names the course and the grader give their temporary folders (course/offline.py, autograder/, Dask's
 # scratch space): none may outlive a test run, even one whose processes a test killed (issue 21).
-LEFT_BEHIND = ("crew-*", "dask-scratch-space", "dask-worker-space")
+LEFT_BEHIND = ("crew-*", "crewhub-*", "dask-scratch-space", "dask-worker-space")
 
 
 def _ours_in_temp() -> set[str]:
@@ -41,6 +41,8 @@ def _ours_in_temp() -> set[str]:
     for folder in {Path(tempfile.gettempdir()), Path("/dev/shm")}:
         if folder.is_dir():
             found |= {str(p) for p in folder.iterdir() if any(fnmatch.fnmatch(p.name, n) for n in LEFT_BEHIND)}
+            # IPython's own fallback when a kernel's IPYTHONDIR cannot be made: a tmpXXXX/profile_default.
+            found |= {str(p) for p in folder.glob("tmp*/profile_default")}
     return found
 
 

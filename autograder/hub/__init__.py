@@ -1,9 +1,10 @@
 """A class on JupyterHub (issue 24): the instructor's and the learners' servers on one machine.
 
+    python -m autograder hub demo                                        (make hub: all below, a demo class)
     python -m autograder hub setup  [--root DIR] [--env DIR]              (as root)
-    python -m autograder hub users  INSTRUCTOR STUDENT... [--passwords FILE]  (as root; a demo class)
+    python -m autograder hub users  INSTRUCTOR STUDENT...                 (as root; prints passwords)
     python -m autograder hub course INSTRUCTOR                           (as root: the course folder)
-    python -m autograder hub start  [--ip ADDR] [--port N]               (as root)
+    python -m autograder hub start  INSTRUCTOR STUDENT... [--ip ADDR] [--port N]  (as root)
 
 - ``site.py``: where a hub keeps its files (``HubSite``) and the installing of each: the learners'
   Python environment (read-only for them, without source/ or any solution), the proxy (Node's

@@ -15,6 +15,8 @@ from autograder.hub import accounts, course
 from autograder.hub.site import DEFAULT_ENV, DEFAULT_ROOT, HubError, HubSite, setup, write_config
 from autograder.lab.launcher import _end, descendants, free_port
 
+DEMO = ("crew-teacher", "crew-ada", "crew-bo")  # `make hub`'s class: an instructor, two learners
+
 
 class HubServer:
     """JupyterHub (and its proxy) for ``site``, in a session of its own; ``stop`` ends it and every user's server."""
@@ -93,14 +95,17 @@ def main(argv: list[str]) -> int:
     users.add_argument("students", nargs="+")
     made = steps.add_parser("course", help="the instructor's course folder, ~INSTRUCTOR/crew_course")
     made.add_argument("instructor")
+    demo = steps.add_parser("demo", help="make hub: set-up, a demo class (made once), its course folder, start")
+    demo.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=None, help="port (default: the first free from 8000)")
     start = steps.add_parser("start", help="run the hub until Ctrl-C")
     start.add_argument("instructor")
     start.add_argument("students", nargs="+")
     start.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     start.add_argument("--port", type=int, default=None, help="port (default: the first free from 8000)")
     args = parser.parse_args(argv)
-    site = HubSite(args.root.resolve(), args.env.resolve(), getattr(args, "instructor", ""),
-                   tuple(getattr(args, "students", ())))
+    site = HubSite(args.root.resolve(), args.env.resolve(), getattr(args, "instructor", DEMO[0]),
+                   tuple(getattr(args, "students", DEMO[1:])))
     try:
         return _STEPS[args.step](site, args)
     except HubError as err:
@@ -125,6 +130,21 @@ def _course(site: HubSite, args) -> int:
     return 0
 
 
+def _demo(site: HubSite, args) -> int:
+    """What `make hub` runs: everything for a demo class on this machine, then the hub."""
+    setup(site)
+    passwords = site.state / "demo-passwords.txt"  # root's alone, like the rest of state/
+    if not passwords.exists():
+        lines = [f"{name}\t{accounts.make(name)}" for name in site.users if not accounts.exists(name)]
+        passwords.write_text("".join(line + "\n" for line in lines))
+        passwords.chmod(0o600)
+    if not (accounts.home(site.instructor) / course.COURSE_FOLDER).exists():
+        course.make(site.instructor, site.exchange)
+    print(f"Demo class (user, password), also in {passwords}:")
+    print(passwords.read_text(), end="")
+    return _start(site, args)
+
+
 def _start(site: HubSite, args) -> int:
     with HubServer(site, ip=args.ip, port=args.port) as hub:
         print(f"JupyterHub for {len(site.students)} learners and {site.instructor}: {hub.url}  (Ctrl-C stops it)")
@@ -135,4 +155,4 @@ def _start(site: HubSite, args) -> int:
     return 0
 
 
-_STEPS = {"setup": _setup, "users": _users, "course": _course, "start": _start}
+_STEPS = {"demo": _demo, "setup": _setup, "users": _users, "course": _course, "start": _start}

@@ -145,7 +145,7 @@ def test_a_term_on_the_hub_release_fetch_submit_collect_grade_feedback(hub):
     teacher(site, "nbgrader", "release_assignment", ASSIGNMENT)
 
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, Path(tempfile.mkdtemp(prefix="crewhub-chromium-")))
+        browser = launch_chromium(playwright, site.root / "chromium")  # removed with the hub's folder
         try:
             pages = {}
             for name in (ADA, BO, CLEO, TEACH):

@@ -30,7 +30,8 @@ PROBE = "import os, sys\nprint('crewai' in sys.modules, os.getppid(), os.getcwd(
 @pytest.fixture
 def lab_env(tmp_path, monkeypatch):
     """The lab's environment (kernels inherit the server's), as `make lab` sets it."""
-    for name, value in launcher.environment(tmp_path / "lab-work").items():
+    launcher.write_config(tmp_path / "lab-work")  # the folders it names exist, as under make lab (else IPython
+    for name, value in launcher.environment(tmp_path / "lab-work").items():  # falls back to a /tmp folder)
         monkeypatch.setenv(name, value)
     return tmp_path
 

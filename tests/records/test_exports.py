@@ -211,3 +211,9 @@ def test_a_bad_due_date_is_refused_before_any_grading(tmp_path):
     assert done.returncode == 2
     assert "nbgrader_config.py could not be read" in done.stderr and "month must be in 1..12" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_how_late_a_hand_in_was_says_late_even_under_a_second():
+    # The hub test's hand-in 0.6 s after a due date read "Handed in 0 s after the due date".
+    assert [late.describe_late(s) for s in (0.6, 1.0, 59.9, 60, 3 * 3600 + 120, 2 * 86400 + 7200)] == [
+        "less than a second", "1 s", "59 s", "1 min", "3 h 2 min", "2 d 2 h"]
