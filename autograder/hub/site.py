@@ -30,6 +30,11 @@ DEFAULT_ROOT = Path("/srv/crew-course-hub")
 DEFAULT_ENV = Path("/opt/crew-course-hub/env")
 CODE = ("course", "autograder")
 CODE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "sample_class", ".ipynb_checkpoints")
+# What of this repository a learner on the hub must not read (solutions, hidden tests, worked answers,
+# grades): made root's alone by the set-up. The rest stays readable: the grading sandbox's unprivileged
+# kernels use the repository's Python environment.
+PRIVATE = ("source", "autograder/sample_class", "gradebook.db", "submitted", "autograded", "feedback", "grades",
+           "lab-work", "build")
 
 
 class HubError(Exception):
@@ -78,6 +83,9 @@ def setup(site: HubSite, say=print) -> None:
                            f"choose another place (--root, --env) or chmod o+x {folder}.")
     site.root.mkdir(parents=True, exist_ok=True)
     site.root.chmod(0o755)
+    for name in PRIVATE:
+        if (ROOT / name).exists():
+            (ROOT / name).chmod((ROOT / name).stat().st_mode & 0o700)
     install_env(site, say)
     install_proxy(site, say)
     site.exchange.mkdir(exist_ok=True)

@@ -104,8 +104,10 @@ def assignment_list(page, hub: HubServer, name: str):
 def hand_in_work(site: HubSite, name: str) -> None:
     """The learner's work, saved into the fetched notebooks (as the learner: their own files)."""
     folder = accounts.home(name) / ASSIGNMENT
+    owner = folder.stat()
     for notebook in sorted((SAMPLE_CLASS / WORK[name] / ASSIGNMENT).glob("*.ipynb")):
-        code_as(site, name, f"import shutil; shutil.copyfile({str(notebook)!r}, {str(folder / notebook.name)!r})")
+        shutil.copyfile(notebook, folder / notebook.name)  # the sample class is root's alone on a hub
+        os.chown(folder / notebook.name, owner.st_uid, owner.st_gid)
 
 
 def fetch_work_validate_submit(page, hub, site, name, password, shots) -> tuple[bool, str]:
@@ -169,7 +171,7 @@ def test_a_term_on_the_hub_release_fetch_submit_collect_grade_feedback(hub):
             fetch_work_validate_submit(pages[CLEO], server, site, CLEO, passwords[CLEO], shots)
 
             # 4. Bo attacks: classmates' folders, the instructor's, the exchange, the hub's secrets.
-            attack_classmates_and_the_instructor(site, server, pages[BO])
+            attack_classmates_and_the_instructor(site, server, pages[BO], shots)
 
             # 5. The instructor collects (Bo's hand-in in Ada's name is refused), grades, exports.
             collected = teacher(site, "nbgrader", "collect", ASSIGNMENT)
@@ -208,6 +210,9 @@ def test_a_term_on_the_hub_release_fetch_submit_collect_grade_feedback(hub):
             shots(page, "ada-feedback")
             assert "02_hierarchical: Graded: 6 / 6 points." in text, text[:800]
             assert "HIDDEN TESTS" not in page.content() and WORK[BO] not in text
+            listed = code_as(site, BO, f"import os\ntry:\n    print(os.listdir({str(site.exchange / COURSE_ID / 'feedback')!r}))\n"
+                                       "except PermissionError:\n    print('DENIED')")
+            assert listed == "DENIED", f"Bo could list the released feedback: {listed}"
             other = pages[BO].goto(url)
             assert other.status in (403, 404) or "02_hierarchical" not in pages[BO].content(), other.status
             shots(pages[BO], "bo-denied-ada-feedback")
@@ -227,31 +232,31 @@ def scores(path: Path) -> tuple[dict[str, int], list[dict]]:
                     for row in rows]
 
 
-def attack_classmates_and_the_instructor(site: HubSite, server: HubServer, bo_page) -> None:
+def attack_classmates_and_the_instructor(site: HubSite, server: HubServer, bo_page, shots) -> None:
     ada_home, teach_course = accounts.home(ADA), accounts.home(TEACH) / COURSE_FOLDER
     inbound = site.exchange / COURSE_ID / "inbound"
-    probe = """
-import os, sys
-try:
-    {action}
-    print("REACHED")
-except OSError as err:
-    print("DENIED", type(err).__name__)
-"""
     attempts = {
         "read Ada's notebook": f"open({str(ada_home / ASSIGNMENT / '01_sequential.ipynb')!r}).read()",
         "list Ada's home": f"os.listdir({str(ada_home)!r})",
         "read the instructor's source": f"os.listdir({str(teach_course / 'source')!r})",
         "read the gradebook": f"open({str(teach_course / 'gradebook.db')!r}, 'rb').read()",
         "list the hand-ins": f"os.listdir({str(inbound)!r})",
-        "list the feedback": f"os.listdir({str(site.exchange / COURSE_ID / 'feedback')!r})",
         "read the hub's secrets": f"os.listdir({str(site.state)!r})",
         "rename the course in the exchange": f"os.rename({str(site.exchange / COURSE_ID)!r}, {str(site.exchange / 'x')!r})",
         "change the learners' code": f"open({str(site.env / 'pyvenv.cfg')!r}, 'a').write('x')",
+        "read the repository's solutions": f"os.listdir({str(ROOT / 'source')!r})",
+        "read the sample class's answers": f"os.listdir({str(SAMPLE_CLASS)!r})",
     }
-    for what, action in attempts.items():
-        answer = code_as(site, BO, probe.format(action=action))
-        assert answer.startswith("DENIED"), f"Bo could {what}: {answer}"
+    # In a cell of Bo's own notebook, in his server: his kernel runs as his user.
+    cell = "import os\n" + "".join(
+        f"try:\n    {action}\n    print({what!r}, 'REACHED')\nexcept PermissionError:\n    print({what!r}, 'DENIED')\n"
+        for what, action in attempts.items())
+    notebook = LabNotebook(bo_page, f"{ASSIGNMENT}/01_sequential.ipynb")
+    notebook.open(f"{server.url}/user/{BO}/lab/tree/{ASSIGNMENT}/01_sequential.ipynb?reset")
+    shown = notebook.append_and_run(cell)["text"]
+    shots(bo_page, "bo-attacks-from-his-notebook")
+    for what in attempts:
+        assert f"{what} DENIED" in shown, f"Bo's notebook could {what}: {shown[-1500:]}"
     # No solution or hidden test in what every learner's code can read.
     found = code_as(site, BO, f"import glob; print(len(glob.glob({str(site.env)!r} + '/**/crew_answers.py', recursive=True)))")
     assert found == "0", "the learners' environment holds the course's answers"
@@ -263,6 +268,6 @@ except OSError as err:
     fake = inbound / f"{ADA}+{ASSIGNMENT}+{stamp}+forged"
     code_as(site, BO, f"import os, shutil; os.mkdir({str(fake)!r}); "
                       f"open({str(fake / 'timestamp.txt')!r}, 'w').write({stamp!r}); "
-                      f"shutil.copyfile({str(SAMPLE_CLASS / 'ben_untouched' / ASSIGNMENT / '01_sequential.ipynb')!r}, "
+                      f"shutil.copyfile({str(accounts.home(BO) / ASSIGNMENT / '01_sequential.ipynb')!r}, "
                       f"{str(fake / '01_sequential.ipynb')!r})")
     assert fake.is_dir(), "the forged hand-in was not even made"
