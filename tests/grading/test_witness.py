@@ -57,24 +57,23 @@ def fake_run(i=0):
     return run
 '''
 CHEATS = {
-    # each exercise's `fail` made silent (the guard compares functions, not what names point at)
+    # the checks' `fail` made silent (the guard compares functions, not what names point at)
     "fail_silenced": WRONG_CREW + '''
 import sys
 import autograder.checks  # loaded now, so that its modules are there to silence
 for name, module in list(sys.modules.items()):
     # messages.fail itself is guarded (it is defined there); the names the checks imported are not
-    if name.startswith("autograder.checks.ex") and hasattr(module, "fail"):
+    if name.startswith(("autograder.checks.ex", "autograder.checks.common")) and hasattr(module, "fail"):
         module.fail = lambda *a, **k: None
 ''',
-    # the checks' own names for run/runs/schedules/build rebound to hand-made runs
+    # the checks' own names for shaped_runs/schedules rebound to hand-made runs
     "hand_made_runs": HAND_MADE_RUNS + '''
 import autograder.checks.ex01_sequential as ex01
 def build_crew():
     return sequential_crew()
-ex01.build = lambda make, *a, **k: sequential_crew()
-ex01.run = lambda *a, **k: fake_run()
-ex01.runs = lambda make, count, *a, **k: [fake_run() for _ in range(count)]
-ex01.schedules = lambda *a, **k: [fake_run(), fake_run()]  # 1.4 reads two thorough schedules
+# 1.1 reads one run; 1.2, 1.3 and 1.4 read two thorough schedules
+ex01.shaped_runs = lambda make, shape, thorough=False, *a, **k: (None, [fake_run()] * (2 if thorough else 1))
+ex01.schedules = lambda *a, **k: [fake_run(), fake_run()]
 ex01.learner_runs = lambda: [fake_run(i) for i in range(3)]
 orders = [["research", "write", "edit"]] * 3
 ''',
