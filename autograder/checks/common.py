@@ -317,8 +317,13 @@ def _shape(crew: Crew, pinned: list[Any]) -> tuple:
             pinned.append(llm)  # a model of the notebook's own: shared only as this very object
             return (kind.__module__, kind.__qualname__, id(llm))
         # The course's model: its settings, not its identity (each build may make a new one);
-        # the latency is the grader's, set for each run.
-        return ("scripted", llm.model, repr(llm.fail_roles), llm.fail_first, llm.fail_message)
+        # the latency is the grader's, set for each run. A reply function of its own is shared
+        # only as that very function.
+        answers = llm.reply_backend
+        if answers is not None:
+            pinned.append(answers)
+        return ("scripted", llm.model, repr(llm.fail_roles), llm.fail_first, llm.fail_message,
+                None if answers is None else id(answers))
 
     def tools(holder: Any) -> tuple:
         found = tuple(getattr(holder, "tools", None) or ())
