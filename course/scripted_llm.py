@@ -12,11 +12,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Optional
 
 from crewai.events.types.llm_events import LLMCallType
 from crewai.llms.base_llm import BaseLLM, llm_call_context
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from course import delegation, prompts, replies, structured
 
@@ -137,9 +137,59 @@ def _manage(prompt: prompts.Prompt, coworkers: tuple[tuple[str, str], ...] | Non
     )
 
 
-# Where an agent's calls go: None answers in this process (``compose``). A grader may set a
-# function (request, latency, from_agent=..., from_task=...) -> reply that asks a model elsewhere.
-reply_backend: Any = None
+# A reply function answers one agent's call somewhere else than in this process:
+# (request: ReplyRequest, latency: float, from_agent=..., from_task=...) -> the reply text. It waits
+# the latency itself (the grader's witness does, so that its clock sees calls overlap as they do).
+ReplyFunction = Callable[..., str]
+
+
+class _ProcessRoute:
+    """Where an agent's call goes when its model has no reply function of its own: None answers here.
+
+    One per process, set through ``route_every_call`` and never from outside, on purpose not a
+    context variable (nor a ``using(...)`` block): the grader's witness must see every agent's
+    call in the learner's kernel, and calls come from threads that start from an empty context.
+    CrewAI copies the caller's context into its own threads (async tasks, agent timeouts, the
+    native-async path), but the course's kickoff and explorer threads, and any thread or pool a
+    learner's code starts, do not; a call a context-scoped route missed would be work the
+    witness never saw, and an honest learner would lose its points
+    (``tests/course/test_scripted_llm.py::test_a_route_for_every_call_reaches_threads_a_context_does_not``).
+    Scoped choices are per model instead: ``ScriptedLLM(reply_backend=...)``, and
+    ``course.routing.using(reply_backend=...)`` for the agents built in a block.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._backend: ReplyFunction | None = None
+
+    def set(self, backend: ReplyFunction | None) -> None:
+        if backend is not None and not callable(backend):
+            raise TypeError(f"a reply function must be callable, not {type(backend).__name__}")
+        with self._lock:
+            self._backend = backend
+
+    def get(self) -> ReplyFunction | None:
+        with self._lock:
+            return self._backend
+
+
+_route = _ProcessRoute()
+
+
+def route_every_call(backend: ReplyFunction | None) -> None:
+    """From now on, in this process, send each agent's call to ``backend`` (None: answer here again).
+
+    Only for models without a reply function of their own. The grader's kernel side
+    (``autograder.kernel.witness_client.install``) routes a graded kernel's calls to its witness.
+    The kernel is the learner's: code there can route the calls elsewhere too, which only keeps
+    its work from the witness, whose journal alone confirms points.
+    """
+    _route.set(backend)
+
+
+def routed_to() -> ReplyFunction | None:
+    """The reply function ``route_every_call`` set (None: agents' calls are answered in this process)."""
+    return _route.get()
 
 
 class ScriptedLLM(BaseLLM):
@@ -149,6 +199,10 @@ class ScriptedLLM(BaseLLM):
         side by side really overlap and a timeline shows it.
     fail_roles: roles whose calls raise InjectedFailure (teaches error handling).
     fail_first: the first N calls of this instance raise InjectedFailure.
+    reply_backend: a reply function (``ReplyFunction``) that answers this model's agent
+        calls instead of the script in this process, as pydantic-ai's FunctionModel takes
+        its function. None (the default): the process's route (``route_every_call``),
+        which answers here unless a grader routed the calls to its witness.
     """
 
     model: str = "scripted"
@@ -157,6 +211,7 @@ class ScriptedLLM(BaseLLM):
     fail_roles: list[str] = []
     fail_first: int = 0
     fail_message: str = "the model service is unavailable (injected failure)"
+    reply_backend: Optional[ReplyFunction] = Field(default=None, exclude=True)
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _failures_left: int = PrivateAttr(default=0)
@@ -204,8 +259,9 @@ class ScriptedLLM(BaseLLM):
             start = datetime.now(timezone.utc)
             role, task = self._who(copied, from_agent, from_task, response_model)
             failure = self._should_fail(role)
-            # An agent's call goes to the reply backend when one is set (it then waits the latency).
-            backend = reply_backend if from_agent is not None else None
+            # An agent's call goes to a reply function when there is one (it then waits the latency):
+            # this model's own, else the process's route. CrewAI's own calls (no agent) stay here.
+            backend = (self.reply_backend or routed_to()) if from_agent is not None else None
             if self.latency > 0 and backend is None:
                 time.sleep(self.latency)
             if failure:

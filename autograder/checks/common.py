@@ -317,8 +317,13 @@ def _shape(crew: Crew, pinned: list[Any]) -> tuple:
             pinned.append(llm)  # a model of the notebook's own: shared only as this very object
             return (kind.__module__, kind.__qualname__, id(llm))
         # The course's model: its settings, not its identity (each build may make a new one);
-        # the latency is the grader's, set for each run.
-        return ("scripted", llm.model, repr(llm.fail_roles), llm.fail_first, llm.fail_message)
+        # the latency is the grader's, set for each run. A reply function of its own is shared
+        # only as that very function.
+        answers = llm.reply_backend
+        if answers is not None:
+            pinned.append(answers)
+        return ("scripted", llm.model, repr(llm.fail_roles), llm.fail_first, llm.fail_message,
+                None if answers is None else id(answers))
 
     def tools(holder: Any) -> tuple:
         found = tuple(getattr(holder, "tools", None) or ())
@@ -439,6 +444,23 @@ def schedules(build_crew: Any, thorough: bool, timed: bool = False, **arguments:
     return runs(build_crew, len(latencies), latencies, **arguments)
 
 
+def shaped_runs(build_crew: Any, shape: Callable[[Crew], Any], thorough: bool = False, timed: bool = False,
+                latency: float | None = None, **arguments: Any) -> tuple[Any, list[RecordedRun]]:
+    """The steps of every check that runs the learner's crew, in the order each takes them.
+
+    Build the crew (``arguments`` go to the build function), judge it with ``shape(crew)``,
+    then run it. ``shape`` fails with the exercise's own message, so a crew of the wrong
+    shape is never run, or returns what the check reads on (the crew, the tasks it judges).
+    That comes back with the runs: one at the visible latency (or at ``latency``), or the
+    two schedules of a thorough check.
+    """
+    __tracebackhide__ = True
+    judged = shape(build(build_crew, **arguments))
+    if latency is not None:
+        return judged, [run(build_crew, latency=latency, **arguments)]
+    return judged, schedules(build_crew, thorough, timed, **arguments)
+
+
 def names(items: list[Any], joiner: str = ", ") -> str:
     """Task names for a message: ``joiner=" -> "`` for an order, a plain list otherwise."""
     __tracebackhide__ = True
@@ -461,6 +483,22 @@ def require_process(crew: Crew, kind: str, hint: str | None = None) -> None:
     if process(crew) != kind:
         fail(f"The crew does not use the {kind} process.", f"process=Process.{kind}", f"process={process(crew)}",
              hint or f"Pass process=Process.{kind} to Crew(...).")
+
+
+def three_sync_tasks(crew: Crew, miscounted: tuple[str, str], asynchronous: tuple[str, str, str]) -> None:
+    """The pipeline of exercises 1 and 2: three tasks, none of them async, judged in each exercise's words.
+
+    ``miscounted``: what went wrong and the hint when the crew has not three tasks;
+    ``asynchronous``: what went wrong, what was expected and the hint when a task is async.
+    """
+    __tracebackhide__ = True
+    if len(crew.tasks) != 3:
+        what, hint = miscounted
+        fail(what, "research, write and edit", f"{len(crew.tasks)} task(s): {names(crew.tasks)}", hint)
+    found = [t for t in crew.tasks if t.async_execution]
+    if found:
+        what, expected, hint = asynchronous
+        fail(what, expected, f"async_execution=True on {names(found)}", hint)
 
 
 def role(agent: Any) -> str | None:

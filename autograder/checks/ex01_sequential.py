@@ -9,8 +9,8 @@ from crewai import Crew, Process
 from course import cell_log, graph
 
 from autograder.checks.common import (
-    build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, require_process, role, run, schedules,
-    visible_latency,
+    cell_trouble, in_list_order_one_at_a_time, learner_runs, names, order, process, require_process, role, schedules,
+    shaped_runs, three_sync_tasks,
 )
 from autograder.checks import rules
 from autograder.checks.messages import fail, passed, said_once
@@ -19,20 +19,14 @@ from autograder.checks.messages import fail, passed, said_once
 def three_sequential_tasks(crew: Crew) -> None:
     __tracebackhide__ = True
     require_process(crew, Process.sequential.value)
-    if len(crew.tasks) != 3:
-        fail("The crew should have three tasks.", "research, write and edit",
-             f"{len(crew.tasks)} task(s): {names(crew.tasks)}", "Put exactly three tasks in tasks=[...].")
-    asynchronous = [t for t in crew.tasks if t.async_execution]
-    if asynchronous:
-        fail("A pipeline step runs asynchronously.", "three plain (sync) tasks, each waiting for the one before",
-             f"async_execution=True on {names(asynchronous)}", "Leave async_execution out in this exercise.")
+    three_sync_tasks(crew, ("The crew should have three tasks.", "Put exactly three tasks in tasks=[...]."),
+                     ("A pipeline step runs asynchronously.", "three plain (sync) tasks, each waiting for the one before",
+                      "Leave async_execution out in this exercise."))
 
 
-@said_once
-def sequential_crew(build_crew: Any) -> None:
-    """1.1: three sync tasks, each with its own agent, run sequentially through the course model."""
+def three_agents(crew: Crew) -> None:
+    """1.1's shape: the pipeline's three tasks, each with an agent of its own."""
     __tracebackhide__ = True
-    crew = build(build_crew)
     three_sequential_tasks(crew)
     missing = [t for t in crew.tasks if t.agent is None]
     if missing:
@@ -42,26 +36,11 @@ def sequential_crew(build_crew: Any) -> None:
     if len({id(t.agent) for t in crew.tasks}) != 3:
         fail("The same agent does more than one step.", "a researcher, a writer and an editor: three agents",
              f"the tasks' agents are {roles}", "Create three agents and give one to each task.")
-    recorded = run(build_crew, latency=visible_latency())
-    passed(f"a sequential crew of three tasks ran: {' -> '.join(recorded.order())}")
 
 
-@said_once
-def sequential_order(build_crew: Any, thorough: bool = False) -> None:
-    """1.2: the tasks ran in list order, one at a time, every time."""
+def chained_by_context(crew: Crew) -> None:
+    """1.3's shape: the pipeline's three tasks, each step naming the one before it in ``context``."""
     __tracebackhide__ = True
-    crew = build(build_crew)
-    three_sequential_tasks(crew)
-    for recorded in schedules(build_crew, thorough):
-        in_list_order_one_at_a_time(recorded, "A sequential crew runs tasks in the order of tasks=[...].")
-    passed("the order is the task list's, one task at a time")
-
-
-@said_once
-def sequential_context(build_crew: Any, thorough: bool = False) -> None:
-    """1.3: each step names the previous one in ``context`` and really receives its output."""
-    __tracebackhide__ = True
-    crew = build(build_crew)
     three_sequential_tasks(crew)
     tasks = list(crew.tasks)
     for before, after in zip(tasks, tasks[1:]):
@@ -72,7 +51,30 @@ def sequential_context(build_crew: Any, thorough: bool = False) -> None:
                  f"its context is {names(declared) if declared else 'not set'}",
                  "Chain the steps explicitly: context=[previous_task]. Without it CrewAI passes every earlier "
                  "output, which works by accident and hides the pipeline's shape.")
-    for recorded in schedules(build_crew, thorough):
+
+
+@said_once
+def sequential_crew(build_crew: Any) -> None:
+    """1.1: three sync tasks, each with its own agent, run sequentially through the course model."""
+    __tracebackhide__ = True
+    _, (recorded,) = shaped_runs(build_crew, three_agents)
+    passed(f"a sequential crew of three tasks ran: {' -> '.join(recorded.order())}")
+
+
+@said_once
+def sequential_order(build_crew: Any, thorough: bool = False) -> None:
+    """1.2: the tasks ran in list order, one at a time, every time."""
+    __tracebackhide__ = True
+    for recorded in shaped_runs(build_crew, three_sequential_tasks, thorough)[1]:
+        in_list_order_one_at_a_time(recorded, "A sequential crew runs tasks in the order of tasks=[...].")
+    passed("the order is the task list's, one task at a time")
+
+
+@said_once
+def sequential_context(build_crew: Any, thorough: bool = False) -> None:
+    """1.3: each step names the previous one in ``context`` and really receives its output."""
+    __tracebackhide__ = True
+    for recorded in shaped_runs(build_crew, chained_by_context, thorough)[1]:
         broken = rules.chain_broken(recorded.tasks)
         if broken:
             before, after = broken

@@ -7,8 +7,8 @@ from typing import Any
 from crewai import Crew, Process
 
 from autograder.checks.common import (
-    FAST_THOROUGH, build, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, process, require_process, run, schedules,
-    visible_latency,
+    FAST_THOROUGH, cell_trouble, in_list_order_one_at_a_time, learner_runs, names, process, require_process, run, shaped_runs,
+    three_sync_tasks,
 )
 from autograder.checks import rules
 from autograder.checks.messages import fail, passed, said_once
@@ -20,23 +20,28 @@ def hierarchical(crew: Crew) -> None:
     if crew.manager_agent is None and crew.manager_llm is None:
         fail("The crew has no manager.", "manager_agent=<an Agent> or manager_llm=\"gpt-4o\"",
              "neither is set", "Hierarchical crews need someone to delegate: add a manager.")
-    if len(crew.tasks) != 3:
-        fail("The crew should have the three tasks of the pipeline.", "research, write and edit",
-             f"{len(crew.tasks)} task(s): {names(crew.tasks)}", "Keep exactly three tasks.")
-    asynchronous = [t for t in crew.tasks if t.async_execution]
-    if asynchronous:
-        fail("A task is asynchronous under the hierarchical process.", "plain (sync) tasks",
-             f"async_execution=True on {names(asynchronous)}",
-             "In CrewAI 1.15.30 the manager cannot run two delegations at once: async tasks fail here.")
+    three_sync_tasks(crew, ("The crew should have the three tasks of the pipeline.", "Keep exactly three tasks."),
+                     ("A task is asynchronous under the hierarchical process.", "plain (sync) tasks",
+                      "In CrewAI 1.15.30 the manager cannot run two delegations at once: async tasks fail here."))
+
+
+def workers_to_choose_from(crew: Crew) -> set[str]:
+    """2.2's shape: the manager's crew with no task bound to an agent; returns the workers' roles."""
+    __tracebackhide__ = True
+    hierarchical(crew)
+    fixed = [t for t in crew.tasks if t.agent is not None]
+    if fixed:
+        fail("The manager had nothing to decide.", "tasks without agent=, so that the manager picks each worker",
+             f"agent= is set on {names(fixed)}",
+             "Remove agent= from the tasks: with it, CrewAI lets the manager delegate only to that agent.")
+    return {str(a.role) for a in crew.agents}
 
 
 @said_once
 def hierarchical_setup(build_crew: Any) -> None:
     """2.1: a hierarchical crew with a manager (agent or model) that runs to the end."""
     __tracebackhide__ = True
-    crew = build(build_crew)
-    hierarchical(crew)
-    recorded = run(build_crew, latency=visible_latency())
+    _, (recorded,) = shaped_runs(build_crew, hierarchical)
     who = f"manager {recorded.manager!r}" if recorded.manager else "a manager"
     passed(f"a hierarchical crew ran with {who}")
 
@@ -45,15 +50,8 @@ def hierarchical_setup(build_crew: Any) -> None:
 def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
     """2.2: the manager chose who does each task: no task names its agent, every task went to a worker, not all to one."""
     __tracebackhide__ = True
-    crew = build(build_crew)
-    hierarchical(crew)
-    fixed = [t for t in crew.tasks if t.agent is not None]
-    if fixed:
-        fail("The manager had nothing to decide.", "tasks without agent=, so that the manager picks each worker",
-             f"agent= is set on {names(fixed)}",
-             "Remove agent= from the tasks: with it, CrewAI lets the manager delegate only to that agent.")
-    roles = {str(a.role) for a in crew.agents}
-    for recorded in schedules(build_crew, thorough):
+    roles, made = shaped_runs(build_crew, workers_to_choose_from, thorough)
+    for recorded in made:
         task = rules.kept_by_manager(recorded, roles)
         if task is not None:
             fail(f"The manager did {task.name!r} itself.", "each task delegated to one of the workers",
@@ -70,9 +68,7 @@ def hierarchical_delegation(build_crew: Any, thorough: bool = False) -> None:
 def hierarchical_order(build_crew: Any, thorough: bool = False) -> None:
     """2.3: tasks still ran in list order, one at a time, each seeing the previous output."""
     __tracebackhide__ = True
-    crew = build(build_crew)
-    hierarchical(crew)
-    for recorded in schedules(build_crew, thorough):
+    for recorded in shaped_runs(build_crew, hierarchical, thorough)[1]:
         in_list_order_one_at_a_time(recorded, "List the tasks in pipeline order: research, write, edit.")
         broken = rules.chain_broken(recorded.tasks)
         if broken:
@@ -119,10 +115,9 @@ def hierarchical_answers(build_crew: Any, order_decided_by: Any, workers_decided
                  "Set it to one of the two names defined in the cell above.")
         if _choice(value) != right:
             fail(f"`{name}` does not fit what your runs show.", "the choice the two runs support", f"{value!r}", hint)
-    crew = build(build_crew)
-    hierarchical(crew)
     # Model calls do not depend on timing: the fastest schedule, the one 2.2 and 2.3 already ran.
-    hierarchical_calls = len(run(build_crew, latency=FAST_THOROUGH[0]).llm_calls)
+    _, (managed,) = shaped_runs(build_crew, hierarchical, latency=FAST_THOROUGH[0])
+    hierarchical_calls = len(managed.llm_calls)
     sequential_calls = len(run(baseline, latency=FAST_THOROUGH[0], name="the sequential baseline").llm_calls)
     expected = hierarchical_calls - sequential_calls
     if isinstance(extra_calls, bool) or not isinstance(extra_calls, (int, float)) or extra_calls != expected:

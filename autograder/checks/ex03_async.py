@@ -13,7 +13,7 @@ from crewai import Crew, Process
 from course import graph
 
 from autograder.checks.common import (
-    build, cell_trouble, learner_runs, names, process, role, run, schedules, visible_latency,
+    build, cell_trouble, learner_runs, names, process, role, run, shaped_runs, visible_latency,
 )
 from autograder.checks import rules
 from autograder.checks.messages import fail, passed, said_once
@@ -38,6 +38,32 @@ def research_and_join(crew: Crew) -> tuple[list[Any], Any]:
     sync = [t for t in tasks if not t.async_execution] or tasks
     join = max(reversed(sync), key=held)  # ties: the later task
     return [t for t in tasks if t is not join], join
+
+
+def research_positions(crew: Crew) -> list[int]:
+    """3.3's shape: where the research tasks stand in the task list."""
+    __tracebackhide__ = True
+    research, _join = research_and_join(crew)
+    return [i for i, t in enumerate(crew.tasks) if any(t is r for r in research)]
+
+
+def joined_research(crew: Crew) -> tuple[int, list[int], str]:
+    """3.4's shape: a sync synthesis whose context lists every research task; where it and they stand, its name."""
+    __tracebackhide__ = True
+    research, join = research_and_join(crew)
+    context = join.context if isinstance(join.context, list) else []
+    missing = [a for a in research if not any(c is a for c in context)]
+    join_name = graph.task_name(join)
+    if missing:
+        fail("The synthesis does not join all three research tasks.",
+             f"context=[all three research tasks] on {join_name!r}",
+             f"missing from its context: {names(missing)}", "List every research task in the synthesis' context.")
+    if join.async_execution:
+        fail(f"{join_name!r} is async, so nothing holds it back.", "a sync synthesis that waits for the research",
+             "async_execution=True on the synthesis", "Leave async_execution off on the synthesis.")
+    join_index = next(i for i, t in enumerate(crew.tasks) if t is join)
+    positions = [i for i, t in enumerate(crew.tasks) if any(t is r for r in research)]
+    return join_index, positions, join_name
 
 
 @said_once
@@ -84,10 +110,8 @@ def async_agents(build_crew: Any) -> None:
 def async_overlap(build_crew: Any, thorough: bool = False) -> None:
     """3.3: the three research tasks really ran at the same time."""
     __tracebackhide__ = True
-    crew = build(build_crew, parallel=True)
-    research, _join = research_and_join(crew)
-    positions = [i for i, t in enumerate(crew.tasks) if any(t is r for r in research)]
-    for recorded in schedules(build_crew, thorough, timed=True, parallel=True):
+    positions, made = shaped_runs(build_crew, research_positions, thorough, timed=True, parallel=True)
+    for recorded in made:
         ran = [recorded.tasks[i] for i in positions]
         found = rules.apart(recorded, ran)
         if found:
@@ -104,21 +128,9 @@ def async_overlap(build_crew: Any, thorough: bool = False) -> None:
 def async_join(build_crew: Any, thorough: bool = False) -> None:
     """3.4: the synthesis lists all three in context, waits for all three, and receives all three outputs."""
     __tracebackhide__ = True
-    crew = build(build_crew, parallel=True)
-    research, join = research_and_join(crew)
-    context = join.context if isinstance(join.context, list) else []
-    missing = [a for a in research if not any(c is a for c in context)]
-    join_name = graph.task_name(join)
-    if missing:
-        fail("The synthesis does not join all three research tasks.",
-             f"context=[all three research tasks] on {join_name!r}",
-             f"missing from its context: {names(missing)}", "List every research task in the synthesis' context.")
-    if join.async_execution:
-        fail(f"{join_name!r} is async, so nothing holds it back.", "a sync synthesis that waits for the research",
-             "async_execution=True on the synthesis", "Leave async_execution off on the synthesis.")
-    join_index = next(i for i, t in enumerate(crew.tasks) if t is join)
-    positions = [i for i, t in enumerate(crew.tasks) if any(t is r for r in research)]
-    for recorded in schedules(build_crew, thorough, timed=True, parallel=True):
+    (join_index, positions, join_name), made = shaped_runs(build_crew, joined_research, thorough, timed=True,
+                                                           parallel=True)
+    for recorded in made:
         record = recorded.tasks[join_index]
         ran = [recorded.tasks[i] for i in positions]
         if not recorded.started_after_all(record, ran):

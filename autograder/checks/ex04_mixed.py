@@ -14,7 +14,7 @@ from crewai import Crew, Process
 
 from course import graph
 
-from autograder.checks.common import build, names, process, require_process, run, schedules, visible_latency
+from autograder.checks.common import names, process, require_process, shaped_runs
 from autograder.checks import rules
 from autograder.checks.messages import fail, passed, said_once
 
@@ -80,8 +80,7 @@ def dag_data(dag: Any) -> None:
 def mixed_crew_graph(build_crew: Any) -> None:
     """4.2: what the crew's tasks wait for (context, order, async flags, the barrier) is the four-phase flow."""
     __tracebackhide__ = True
-    _sequential(build_crew)
-    recorded = run(build_crew, latency=visible_latency(timed=True))  # the run 4.3 and 4.4 read first
+    _, (recorded,) = shaped_runs(build_crew, _sequential, timed=True)  # the run 4.3 and 4.4 read first
     waits = recorded.dependencies()
     problem = four_phase_problem(waits)
     if problem:
@@ -91,9 +90,8 @@ def mixed_crew_graph(build_crew: Any) -> None:
     passed("the crew waits as the four-phase flow: " + _phases(waits))
 
 
-def _sequential(build_crew: Any) -> Crew:
+def _sequential(crew: Crew) -> Crew:
     __tracebackhide__ = True
-    crew = build(build_crew)
     require_process(crew, Process.sequential.value,
                     "In CrewAI 1.15.30 async tasks only work under Process.sequential.")
     return crew
@@ -115,10 +113,9 @@ def _batches(crew: Crew) -> list[tuple[list[int], int | None]]:
     return found
 
 
-def _mixed_phases(build_crew: Any) -> list[tuple[list[int], int | None]]:
+def _mixed_phases(crew: Crew) -> list[tuple[list[int], int | None]]:
     __tracebackhide__ = True
-    crew = _sequential(build_crew)
-    batches = _batches(crew)
+    batches = _batches(_sequential(crew))
     sizes = [len(b) for b, _ in batches]
     if sizes != [2, 2]:
         fail("The crew should have two parallel phases of two async tasks each.",
@@ -132,8 +129,8 @@ def _mixed_phases(build_crew: Any) -> list[tuple[list[int], int | None]]:
 def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
     """4.3: phase 1 and phase 3 each ran their two tasks at the same time."""
     __tracebackhide__ = True
-    batches = _mixed_phases(build_crew)
-    for recorded in schedules(build_crew, thorough, timed=True):
+    batches, made = shaped_runs(build_crew, _mixed_phases, thorough, timed=True)
+    for recorded in made:
         for number, (pair, _join) in zip((1, 3), batches):
             first, second = (recorded.tasks[i] for i in pair)
             if rules.apart(recorded, [first, second]):
@@ -141,6 +138,13 @@ def mixed_parallel(build_crew: Any, thorough: bool = False) -> None:
                      f"{first.name!r} {first.start:.2f}-{first.end:.2f} s, {second.name!r} {second.start:.2f}-{second.end:.2f} s",
                      "Give each task of the phase its own agent.")
     passed("phase 1 and phase 3 each ran side by side")
+
+
+def _six_tasks(crew: Crew) -> None:
+    __tracebackhide__ = True
+    if len(crew.tasks) != 6:
+        fail("The crew should have the six tasks of the flow.", "research x2, analysis, report, presentation, review",
+             f"{len(crew.tasks)} task(s): {names(crew.tasks)}", "List the six tasks in the order of the flow.")
 
 
 # Every valid listing of the flow has this layout: the research pair, the analysis, the output pair, the review.
@@ -151,11 +155,7 @@ JOINS = {2: (0, 1), 5: (3, 4)}
 def mixed_joins(build_crew: Any, thorough: bool = False) -> None:
     """4.4: analysis and review each received both outputs of the phase before them (waiting alone is not enough)."""
     __tracebackhide__ = True
-    crew = build(build_crew)
-    if len(crew.tasks) != 6:
-        fail("The crew should have the six tasks of the flow.", "research x2, analysis, report, presentation, review",
-             f"{len(crew.tasks)} task(s): {names(crew.tasks)}", "List the six tasks in the order of the flow.")
-    for recorded in schedules(build_crew, thorough, timed=True):
+    for recorded in shaped_runs(build_crew, _six_tasks, thorough, timed=True)[1]:
         for join_index, before_indices in JOINS.items():
             join = recorded.tasks[join_index]
             before = [recorded.tasks[i] for i in before_indices]

@@ -3,8 +3,11 @@
 The grader runs ``install(path)`` in the kernel before the first cell. From then on the
 course's ``ScriptedLLM`` sends each agent's call over the witness's unix socket and waits
 for the reply (the witness waits the latency, so its clock sees calls overlap as they
-really do). The kernel is not trusted with anything here: it can only fail to show the
-witness its work. Learners' JupyterLab never runs this: there the model answers in-process.
+really do): ``install`` hands the course model a reply function through the model's own
+``course.scripted_llm.route_every_call``, the one route that reaches every thread of the
+kernel (why one per process: ``_ProcessRoute`` there). The kernel is not trusted with
+anything here: it can only fail to show the witness its work. Learners' JupyterLab never
+runs this: there the model answers in-process.
 """
 
 from __future__ import annotations
@@ -47,10 +50,12 @@ def _ask(path: str, message: dict) -> dict:
 def install(path: str) -> None:
     """Send every agent's model call to the witness at ``path``, from the moment the course is imported.
 
-    The course is not imported here: a notebook that never imports it runs as it would anyway.
+    The course is not imported here (its import sets CrewAI up and starts the cell log): a notebook
+    that never imports it runs as it would anyway. So when the model's module is not loaded yet,
+    a finder waits for its first import and then makes the same call.
     """
     def use(module: Any) -> None:
-        module.reply_backend = _backend(path)
+        module.route_every_call(_backend(path))
 
     module = sys.modules.get(MODEL_MODULE)
     if module is not None:
@@ -82,7 +87,10 @@ MODEL_MODULE = "course.scripted_llm"
 
 
 class _WhenImported(importlib.abc.MetaPathFinder):
-    """Runs ``then(module)`` right after ``name`` is first imported (then steps aside)."""
+    """Runs ``then(module)`` right after ``name`` is first imported (then steps aside).
+
+    It only defers ``install``'s call to the module's own function; it sets nothing in the module.
+    """
 
     def __init__(self, name: str, then) -> None:
         self.name, self.then = name, then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +10,7 @@ import pytest
 from crewai import Agent, Crew, Task
 
 import course
-from course import examples, replies
+from course import examples, recording, replies, scripted_llm
 from course.scripted_llm import JOURNAL
 
 SYSTEM = "You are {role}. A backstory.\nYour personal goal is: {goal}"
@@ -132,3 +133,82 @@ def test_failure_injection_of_the_first_calls_then_recovery():
     llm.fail_first = 2
     with pytest.raises(Exception):
         _two_agent_crew(llm).kickoff()
+
+
+# --- where an agent's call is answered: a reply function of the model's own, or the process's route ---------
+
+def _answering(log: list, probe: contextvars.ContextVar | None = None):
+    """A reply function that answers as the script does and notes who asked (and what ``probe`` held)."""
+    def reply(request, latency, from_agent=None, from_task=None):
+        log.append((request.role, probe.get() if probe is not None else None, threading.current_thread().name))
+        return scripted_llm.compose(request)
+
+    return reply
+
+
+def _agent_calls(recorded) -> list[str]:
+    return sorted(call.role for call in recorded.llm_calls)
+
+
+@pytest.mark.parametrize("make", [examples.sequential_crew, examples.async_crew,
+                                  lambda: examples.hierarchical_crew("agent"),
+                                  lambda: examples.hierarchical_crew("string")],
+                         ids=["sequential", "async", "hierarchical_manager_agent", "hierarchical_manager_llm"])
+def test_a_reply_function_of_the_models_own_answers_every_agent_call(make):
+    log: list = []
+    with course.routing.using(reply_backend=_answering(log), latency=0.01) as model:
+        assert model.reply_backend is not None
+        recorded = recording.kickoff(make())  # a manager built from "gpt-4o" is made inside, in the block
+    assert recorded.llm_calls and sorted(role for role, _, _ in log) == _agent_calls(recorded)
+    assert scripted_llm.routed_to() is None  # nothing of it outlives the model
+
+
+def test_a_model_without_a_reply_function_answers_in_this_process():
+    recorded = recording.kickoff(examples.sequential_crew())
+    assert scripted_llm.routed_to() is None and course.default_llm().reply_backend is None
+    assert [t.output.startswith("[ref:") for t in recorded.tasks] == [True] * 3
+
+
+def test_a_route_for_every_call_reaches_threads_a_context_does_not():
+    """Why the grader's route is one per process (``scripted_llm._ProcessRoute``), not a context variable.
+
+    A value the caller sets in a context variable is not in the threads the course's kickoff and a
+    learner's code start (each starts from an empty context), though CrewAI copies it into the threads
+    of its own async tasks. The process's route reaches every agent's call, in every one of them.
+    """
+    probe = contextvars.ContextVar("probe", default="empty context")
+    log: list = []
+    probe.set("the caller's context")
+    scripted_llm.route_every_call(_answering(log, probe))
+    try:
+        runs = [recording.kickoff(examples.async_crew()),  # async tasks, in the course's kickoff thread
+                recording.kickoff(examples.hierarchical_crew("agent")),
+                recording.kickoff(examples.hierarchical_crew("string"))]
+        mark = len(log)
+
+        def in_a_thread_of_its_own() -> None:  # what a learner's thread does
+            probe.set("the thread's own context")
+            examples.async_crew().kickoff()
+
+        worker = threading.Thread(target=in_a_thread_of_its_own)
+        worker.start()
+        worker.join(60)
+        in_thread = len(log)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # a learner's pool
+            pool.submit(lambda: examples.hierarchical_crew("agent").kickoff()).result(60)
+    finally:
+        scripted_llm.route_every_call(None)
+    assert scripted_llm.routed_to() is None
+    # Every agent call of every run went through the route: the managers', the async tasks', all.
+    counted = [role for role, _, _ in log[:mark]]
+    assert sorted(counted) == sorted(r for run in runs[:3] for r in _agent_calls(run))
+    assert {"Project Manager", "Researcher 1", "Researcher 2", "Researcher 3", "Writer"} <= set(counted)
+    assert len({thread for _, _, thread in log[:mark]}) > 1  # async tasks answered from threads of their own
+    # The learner's thread and pool were routed too: each of their agents' calls.
+    assert {role for role, _, _ in log[mark:in_thread]} == {"Researcher 1", "Researcher 2", "Researcher 3", "Writer"}
+    assert {role for role, _, _ in log[in_thread:]} >= {"Project Manager", "Research Specialist"}
+    # A context-scoped route would have missed them: no call saw the caller's context...
+    assert "the caller's context" not in {value for _, value, _ in log}
+    # ...though CrewAI hands the context of the thread that kicks off on to its async tasks' threads.
+    assert {value for _, value, _ in log[mark:in_thread]} == {"the thread's own context"}
+    assert len({thread for _, _, thread in log[mark:in_thread]}) > 1

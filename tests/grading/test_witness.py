@@ -27,7 +27,8 @@ CLASS = ROOT / "autograder" / "sample_class"
 NOTEBOOK = "01_sequential"
 PARTS = ["test_seq_crew", "test_seq_order", "test_seq_context", "test_seq_determinism"]
 
-# Each cheat replaces the learner's answer cell (seq_build) and fools every check in the kernel.
+# Each cheat replaces the learner's answer cell (seq_build), or goes before the honest answer in it,
+# and fools every check in the kernel.
 WRONG_CREW = '''
 from crewai import Agent, Crew, Process, Task
 def build_crew():
@@ -57,24 +58,23 @@ def fake_run(i=0):
     return run
 '''
 CHEATS = {
-    # each exercise's `fail` made silent (the guard compares functions, not what names point at)
+    # the checks' `fail` made silent (the guard compares functions, not what names point at)
     "fail_silenced": WRONG_CREW + '''
 import sys
 import autograder.checks  # loaded now, so that its modules are there to silence
 for name, module in list(sys.modules.items()):
     # messages.fail itself is guarded (it is defined there); the names the checks imported are not
-    if name.startswith("autograder.checks.ex") and hasattr(module, "fail"):
+    if name.startswith(("autograder.checks.ex", "autograder.checks.common")) and hasattr(module, "fail"):
         module.fail = lambda *a, **k: None
 ''',
-    # the checks' own names for run/runs/schedules/build rebound to hand-made runs
+    # the checks' own names for shaped_runs/schedules rebound to hand-made runs
     "hand_made_runs": HAND_MADE_RUNS + '''
 import autograder.checks.ex01_sequential as ex01
 def build_crew():
     return sequential_crew()
-ex01.build = lambda make, *a, **k: sequential_crew()
-ex01.run = lambda *a, **k: fake_run()
-ex01.runs = lambda make, count, *a, **k: [fake_run() for _ in range(count)]
-ex01.schedules = lambda *a, **k: [fake_run(), fake_run()]  # 1.4 reads two thorough schedules
+# 1.1 reads one run; 1.2, 1.3 and 1.4 read two thorough schedules
+ex01.shaped_runs = lambda make, shape, thorough=False, *a, **k: (None, [fake_run()] * (2 if thorough else 1))
+ex01.schedules = lambda *a, **k: [fake_run(), fake_run()]
 ex01.learner_runs = lambda: [fake_run(i) for i in range(3)]
 orders = [["research", "write", "edit"]] * 3
 ''',
@@ -118,15 +118,22 @@ from course import scripted_llm
 from course.examples import sequential_crew
 real_kickoff = crewai.Crew.kickoff
 def kickoff(self, *a, **k):
-    saved, scripted_llm.reply_backend = scripted_llm.reply_backend, None
+    witness = scripted_llm.routed_to()
+    scripted_llm.route_every_call(None)
     try:
         return real_kickoff(self, *a, **k)
     finally:
-        scripted_llm.reply_backend = saved
+        scripted_llm.route_every_call(witness)
 crewai.Crew.kickoff = kickoff
 def build_crew():
     return sequential_crew()
 ''',
+    # the learner's own correct crew, with the kernel's route to the witness switched off for good
+    "route_switched_off": ("from course import scripted_llm\nscripted_llm.route_every_call(None)\n", True),
+    # the learner's own correct crew on a default model with a reply function of its own, in the kernel
+    "own_reply_function": ("import course\nfrom course import scripted_llm\n"
+                           "course.reset_default_llm(reply_backend=lambda request, latency, **_: "
+                           "scripted_llm.compose(request))\n", True),
     # the recorder patched (caught by the kit's guard as well): still 0 in every part
     "recording_patched": WRONG_CREW + '''
 import course.recording
@@ -216,7 +223,9 @@ def graded(tmp_path_factory):
     klass = root / "class"
     _student(klass / "honest", None)
     for name, source in CHEATS.items():
-        _student(klass / name, source)
+        # (text, True): put before the honest answer, which then runs as it is
+        text, before = source if isinstance(source, tuple) else (source, False)
+        _student(klass / name, text, before=before)
     _student(klass / "namespace_async", ASYNC_CHEAT, "03_async", "async_build")
     _student(klass / "hostile", HOSTILE, before=True)
     out = root / "out"
@@ -446,7 +455,7 @@ def _witnessed(tmp_path, monkeypatch, crews: dict) -> tuple[list[dict], list[dic
     monkeypatch.setenv(common.SHARING_SWITCH, "0")
     w = witness.Witness(tmp_path / "w", kit=(witness_rules.KIT_MARK,))
     w.start()
-    saved = scripted_llm.reply_backend
+    saved = scripted_llm.routed_to()
     windows: list[dict] = []
     try:
         witness_client.install(str(w.path))
@@ -466,7 +475,7 @@ def _witnessed(tmp_path, monkeypatch, crews: dict) -> tuple[list[dict], list[dic
                                                   common.run(par, latency=0.05, parallel=False)))
         cell(True, "test_mixed_parallel", lambda: common.run(mixed, latency=0.05))
     finally:
-        scripted_llm.reply_backend = saved
+        scripted_llm.route_every_call(saved)
         w.stop()
     return w.journal(), windows
 
