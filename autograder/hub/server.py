@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from autograder.hub import accounts, course
 from autograder.hub.site import DEFAULT_ENV, DEFAULT_ROOT, HubError, HubSite, setup, write_config
-from autograder.lab.launcher import _end, descendants, free_port
+from autograder.lab.launcher import free_port, stop_tree, wait_answering
 
 DEMO = ("crew-teacher", "crew-ada", "crew-bo")  # `make hub`'s class: an instructor, two learners
 
@@ -46,35 +42,15 @@ class HubServer:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise HubError(f"JupyterHub exited with code {self.process.returncode}: see {self.log}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/hub/api/", timeout=5) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise HubError(f"JupyterHub did not answer at {self.url} within {timeout:.0f} s: see {self.log}")
-            time.sleep(0.3)
+        try:
+            wait_answering(self.process, f"{self.url}/hub/api/", timeout, "JupyterHub", f": see {self.log}")
+        except (RuntimeError, TimeoutError) as err:
+            raise HubError(str(err)) from None
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM to the hub (it stops every user's server: cleanup_servers), then whatever survived."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        started = descendants(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        for child in started:
-            _end(child)
+        stop_tree(process, timeout)
 
     def __enter__(self) -> "HubServer":
         return self.start()

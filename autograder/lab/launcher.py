@@ -295,21 +295,8 @@ class LabServer:
         return self
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        status = f"{self.base_url}/api/status?token={self.token}"
-        while True:
-            if self.process.poll() is not None:
-                where = f" (log: {self.log})" if self.log else ""
-                raise RuntimeError(f"JupyterLab exited with code {self.process.returncode}{where}")
-            try:
-                with urllib.request.urlopen(status, timeout=5) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"JupyterLab did not answer at {self.base_url} within {timeout:.0f} s")
-            time.sleep(0.2)
+        wait_answering(self.process, f"{self.base_url}/api/status?token={self.token}", timeout, "JupyterLab",
+                       f" (log: {self.log})" if self.log else "")
 
     def stop(self, timeout: float = 20.0) -> list["psutil.Process"]:
         """Stop the server, then anything it started that is still running; return them all.
@@ -318,21 +305,7 @@ class LabServer:
         its kernels down); whatever survives it is then ended by its process id.
         """
         process, self.process = self.process, None
-        started: list[psutil.Process] = []
-        if process is not None:
-            try:
-                started = [psutil.Process(process.pid), *descendants(process.pid)]
-            except psutil.Error:  # already gone
-                started = []
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
-            for child in started[1:]:
-                _end(child)
+        started = stop_tree(process, timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -343,6 +316,43 @@ class LabServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_answering(process: subprocess.Popen, url: str, timeout: float, name: str, where: str = "") -> None:
+    """Until ``url`` answers 200; RuntimeError if ``process`` exits first, TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}{where}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not answer at {url.split('?')[0]} within {timeout:.0f} s{where}")
+        time.sleep(0.2)
+
+
+def stop_tree(process: subprocess.Popen | None, timeout: float) -> list["psutil.Process"]:
+    """SIGTERM to ``process`` (a server stops what it started), then end whatever of it survived; all of them."""
+    if process is None:
+        return []
+    try:
+        started = [psutil.Process(process.pid), *descendants(process.pid)]
+    except psutil.Error:  # already gone
+        started = []
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    for child in started[1:]:
+        _end(child)
+    return started
 
 
 def descendants(pid: int) -> list["psutil.Process"]:
