@@ -194,22 +194,12 @@ def test_a_term_on_the_hub_release_fetch_submit_collect_grade_feedback(hub):
 
             # 7. Feedback released; Ada fetches hers and reads it; Bo cannot reach it.
             teacher(site, "nbgrader", "release_feedback", ASSIGNMENT)
-            page = pages[ADA]
-            panel = assignment_list(page, server, ADA)
-            panel.locator("#submitted_assignments_list").get_by_role("button", name="Fetch Feedback").click()
-            feedback_dir = accounts.home(ADA) / ASSIGNMENT / "feedback"
-            deadline = time.monotonic() + 60
-            while not list(feedback_dir.glob("*/02_hierarchical.html")) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            pages_found = sorted(feedback_dir.glob("*/02_hierarchical.html"))
-            assert pages_found, f"no feedback fetched into {feedback_dir}"
-            stamp = pages_found[0].parent.name
-            url = f"{server.url}/user/{ADA}/files/{ASSIGNMENT}/feedback/{stamp}/02_hierarchical.html"
-            page.goto(url)
-            text = page.locator("body").inner_text()
-            shots(page, "ada-feedback")
+            url, text = fetch_feedback(pages[ADA], server, ADA, shots)
             assert "02_hierarchical: Graded: 6 / 6 points." in text, text[:800]
-            assert "HIDDEN TESTS" not in page.content() and WORK[BO] not in text
+            bo_url, bo_text = fetch_feedback(pages[BO], server, BO, shots)
+            assert "02_hierarchical: Graded: 0 / 6 points." in bo_text, bo_text[:800]
+            for page in (pages[ADA], pages[BO]):
+                assert "HIDDEN TESTS" not in page.content() and "BEGIN SOLUTION" not in page.content()
             listed = code_as(site, BO, f"import os\ntry:\n    print(os.listdir({str(site.exchange / COURSE_ID / 'feedback')!r}))\n"
                                        "except PermissionError:\n    print('DENIED')")
             assert listed == "DENIED", f"Bo could list the released feedback: {listed}"
@@ -219,6 +209,22 @@ def test_a_term_on_the_hub_release_fetch_submit_collect_grade_feedback(hub):
         finally:
             browser.close()
     (ARTIFACTS / "steps.txt").open("a").write(f"whole term: {time.monotonic() - started:.0f} s\n")
+
+
+def fetch_feedback(page, hub: HubServer, name: str, shots) -> tuple[str, str]:
+    """Assignment List > Fetch Feedback, then the learner's own 02 page: (its URL, its text)."""
+    panel = assignment_list(page, hub, name)
+    panel.locator("#submitted_assignments_list").get_by_role("button", name="Fetch Feedback").click()
+    folder = accounts.home(name) / ASSIGNMENT / "feedback"
+    deadline = time.monotonic() + 60
+    while not list(folder.glob("*/02_hierarchical.html")) and time.monotonic() < deadline:
+        time.sleep(0.5)  # waits for a file, asserts no time
+    found = sorted(folder.glob("*/02_hierarchical.html"))
+    assert found, f"no feedback fetched into {folder}"
+    url = f"{hub.url}/user/{name}/files/{ASSIGNMENT}/feedback/{found[0].parent.name}/02_hierarchical.html"
+    page.goto(url)
+    shots(page, f"{name}-feedback")
+    return url, page.locator("body").inner_text()
 
 
 def scores(path: Path) -> tuple[dict[str, int], list[dict]]:
