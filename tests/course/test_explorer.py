@@ -152,6 +152,13 @@ def test_a_guess_short_of_the_models_calls_gets_the_cause_its_overlap_guess_allo
     assert "sooner than you expected: the model's calls on the longest chain" in sooner
 
 
+def test_a_guess_a_little_under_the_models_time_is_near_not_right():
+    # The browser test's learner guessed 0.35 s against the model's 0.40 s and read "You counted ... right".
+    text = explorer.predict_vs_measure(0.55, _parallel_with_overhead(), ["A", "B"])  # the model's: 0.60 s
+    assert "counted the model's" not in text and "Your guess is near the model's 0.60 s" in text, text
+    assert "about 210 ms a task" in text and "Your overlap guess was right." in text
+
+
 def test_a_real_run_splits_its_time_into_model_calls_and_crewais_work(scripted_llm):
     run = explorer.measure(build_async_crew, latency=0.05)
     spent = run.model_seconds()
