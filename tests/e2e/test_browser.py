@@ -47,7 +47,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 # the predict-run-compare explorer (an ipywidgets widget).
 NOTEBOOK = "04_mixed_phases.ipynb"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # A picture is there when its image is decoded and drawn at full size (a Gantt is ~900 px wide).
 LOADED = "img => img.complete && img.naturalWidth > 300"
 

@@ -20,6 +20,8 @@ import pytest
 from autograder.release import sample_class as sample_class_gen
 from autograder.paths import ASSIGNMENT, ROOT, SAMPLE_CLASS
 
+pytestmark = pytest.mark.slow  # runs nbgrader's whole path 1 on a copy of the course
+
 STUDENTS = ("ada_perfect", "cleo_partial", "ivy_zipped")
 
 
