@@ -77,10 +77,11 @@ def setup(site: HubSite, say=print) -> None:
     """Everything but the users: environment, proxy, exchange, state folder."""
     if os.geteuid() != 0:
         raise HubError("The hub's set-up makes system folders and starts servers as other users: run it as root.")
-    for folder in _parents(site.root) + _parents(site.env):
-        if not os.stat(folder).st_mode & 0o001:
-            raise HubError(f"{folder} cannot be entered by other users, so their servers could not start: "
-                           f"choose another place (--root, --env) or chmod o+x {folder}.")
+    for folder in (site.root, site.env):
+        closed = _closed_to_others(folder)
+        if closed is not None:
+            raise HubError(f"{closed} cannot be entered by other users, so their servers could not start: "
+                           f"choose another place (--root, --env) or chmod o+x {closed}.")
     site.root.mkdir(parents=True, exist_ok=True)
     site.root.chmod(0o755)
     for name in PRIVATE:
@@ -94,9 +95,12 @@ def setup(site: HubSite, say=print) -> None:
     site.state.chmod(0o700)
 
 
-def _parents(path: Path) -> list[Path]:
-    existing = [p for p in [path, *path.parents] if p.exists()]
-    return [p for p in existing if p != Path("/")]
+def _closed_to_others(path: Path) -> Path | None:
+    """The first existing folder on the way to ``path`` (or ``path`` itself) other users cannot enter."""
+    for folder in reversed([p for p in [path, *path.parents] if p.exists()]):
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
 
 
 def install_env(site: HubSite, say=print) -> None:
@@ -111,6 +115,7 @@ def install_env(site: HubSite, say=print) -> None:
         _run([base, "-m", "venv", str(site.env)])
         _run([str(site.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
               "-r", str(ROOT / "requirements.lock")])
+        _readable_by_all(site.env)  # whatever root's umask was
         stamp.write_text(key + "\n")
     install_code(site)
 
@@ -122,9 +127,9 @@ def base_python() -> str:
              *(f"/usr/bin/python3.{minor}" for minor in (11, 12, 13)), "/usr/bin/python3"]
     for name in names:
         real = Path(os.path.realpath(name))
-        if real.exists() and all(os.stat(p).st_mode & 0o001 for p in [real, *real.parents]):
-            version = _run([str(real), "-c", "import sys; print(sys.version_info[1])"]).strip()
-            if sys.version_info[0] == 3 and version in ("11", "12", "13"):
+        if real.exists() and _closed_to_others(real) is None:
+            minor = _run([str(real), "-c", "import sys; print(sys.version_info[:2] >= (3, 11) and sys.version_info[1])"])
+            if minor.strip() in ("11", "12", "13"):
                 return str(real)
     raise HubError("No Python 3.11-3.13 that other users may run (this one is in a private folder): "
                    "install Debian's (apt-get install python3 python3-venv) and run again.")
@@ -137,7 +142,13 @@ def install_code(site: HubSite) -> None:
         shutil.rmtree(packages / name, ignore_errors=True)
         shutil.copytree(ROOT / name, packages / name, ignore=CODE_IGNORE)
     _run([str(site.python), "-m", "compileall", "-q", *(str(packages / name) for name in CODE)])
-    for folder, dirs, files in os.walk(site.env):
+    for name in CODE:
+        _readable_by_all(packages / name)
+
+
+def _readable_by_all(top: Path) -> None:
+    """Folders 0755, files readable by all (executables stay so); only root may change them."""
+    for folder, _, files in os.walk(top):
         os.chmod(folder, 0o755)
         for name in files:
             path = os.path.join(folder, name)

@@ -102,7 +102,7 @@ def assignment_list(page, hub: HubServer, name: str):
 
 
 def hand_in_work(site: HubSite, name: str) -> None:
-    """The learner's work, saved into the fetched notebooks (as the learner: their own files)."""
+    """The learner's work, saved into the fetched notebooks as files of theirs."""
     folder = accounts.home(name) / ASSIGNMENT
     owner = folder.stat()
     for notebook in sorted((SAMPLE_CLASS / WORK[name] / ASSIGNMENT).glob("*.ipynb")):
