@@ -379,15 +379,29 @@ def _become_kernel(request: dict, sandboxed: bool = False) -> None:
         traceback.print_exc()
     finally:
         try:
-            # What a kernel registered to do at exit (the course removes its temp folder): os._exit
-            # below skips it, and a kernel that ends must do what a fresh one does.
-            import atexit
-
-            atexit._run_exitfuncs()
+            _run_exit_handlers()
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _run_exit_handlers() -> None:
+    """What the kernel's code registered to do at exit (the course removes its temp folder): os._exit
+    skips it, and a kernel that ends must do what a fresh one does.
+
+    All but ipykernel's own ``IPKernelApp.close``: it stops the IOPub thread, then joins the Control
+    thread, which may still be flushing output after the shutdown reply and then waits for that
+    IOPub thread (10 s): the grader then sends SIGTERM at 2.5 s. Measured on cleo_partial's 01, one
+    kernel stop in five took 3 s. Closing zmq sockets tidily is all it adds, and os._exit ends them.
+    """
+    import atexit
+
+    from ipykernel.kernelapp import IPKernelApp
+
+    if IPKernelApp.initialized():
+        atexit.unregister(IPKernelApp.instance().close)
+    atexit._run_exitfuncs()
 
 
 if __name__ == "__main__":
