@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.batch import run as batch
@@ -141,6 +142,26 @@ def test_sample_feedback_never_shows_a_hidden_test_or_a_server_path(graded):
     roots = [str(ROOT), "/dev/shm", sys.prefix, str(Path.home()), "/tmp/"]
     for page in pages:
         assert feedback_pages.leaks(page.read_text(), hidden, roots) == [], page
+
+
+def test_a_graded_notebooks_pictures_are_images_in_its_feedback(graded):
+    """Each figure a graded kernel shows is a PNG, in the autograded notebook and on the feedback page.
+
+    A warm kernel forked from a process that had imported matplotlib's inline backend showed every
+    figure as the text ``<Figure size 1000x475 with 1 Axes>`` (fixed in 1b99520); this catches it."""
+    out, _ = graded
+    for path in sorted((out / "autograded" / "ada_perfect").rglob("*.ipynb")):
+        outputs = [o for cell in nbformat.read(str(path), as_version=4).cells if cell.cell_type == "code"
+                   for o in cell.get("outputs", []) if o.get("output_type") in ("display_data", "execute_result")]
+        figures = [o for o in outputs if str(o.get("data", {}).get("text/plain", "")).startswith("<Figure")]
+        assert all("image/png" in o["data"] for o in figures), (path.name, [o["data"]["text/plain"] for o in figures])
+        pngs = sum("image/png" in o.get("data", {}) for o in outputs)
+        page = (out / "feedback" / path.relative_to(out / "autograded")).with_suffix(".html").read_text()
+        assert page.count("data:image/png;base64,") == pngs, path.name
+        assert "&lt;Figure size" not in page, path.name
+    pictures = [nb for nb in (out / "autograded" / "ada_perfect").rglob("*.ipynb")
+                if "image/png" in nb.read_text()]
+    assert len(pictures) >= 4, "ada's notebooks draw Gantt charts and DAGs: their outputs must hold PNGs"
 
 
 def test_the_summary_names_every_student_with_total_and_failures(graded):
