@@ -227,13 +227,16 @@ def _graded(res) -> list:
 
 
 def _per_student(res, total: float, students: int) -> float:
-    """Seconds per student after the fixed start-up (template, workers and their warm kernels)."""
-    fixed = res.timings.get("prepare", 0.0) + res.timings.get("workers ready", 0.0)
-    return max(0.0, total - fixed) / students
+    """Seconds per student once every worker grades: the seconds its notebooks held a worker, over the
+    workers. Not the run's time after its first worker was ready: since issue 23 (instructor 6) the new
+    grader starts the other workers while the first grade, so that would charge it their start-up."""
+    workers = res.timings.get("cluster") or 1
+    return sum(r.seconds for r in res.results) / workers / students
 
 
-def _fixed(res) -> float:
-    return res.timings.get("prepare", 0.0) + res.timings.get("workers ready", 0.0)
+def _fixed(res, total: float, students: int) -> float:
+    """The rest of the run: template, intake, workers' start-up and the ramp until all of them grade."""
+    return max(0.0, total - _per_student(res, total, students) * students)
 
 
 def floor(res) -> dict[str, float]:
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average: {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after (2 cores shared with other work)")
     _print_per_notebook(runs)
     if "no sandbox" in runs:
-        _print_sandbox_cost(runs, workers)
+        _print_sandbox_cost(runs)
     if witness_runs:
         print_witness_cost(witness_runs)
     return 0
@@ -317,7 +320,7 @@ def _measure_stock(work: Path, klass: Path, meter) -> tuple[float, float | None]
 
 
 def _measure_pipelines(args, work: Path, klass: Path, workers: int, meter) -> tuple[dict[str, list], object]:
-    """Each pipeline ``args.rounds`` times, alternating: {label: [(result, seconds, cpu seconds)]}."""
+    """Each pipeline ``args.rounds`` times, alternating (ABBA): {label: [(result, seconds, cpu seconds)]}."""
     tree = None if args.today == "none" else checkout(args.today, work / "today-tree")
     # The pipelines alternate, so that load from anything else on the machine falls on all alike.
     # "today": the grader as it was at --today (its own code, from git); without a checkout, this
@@ -328,7 +331,10 @@ def _measure_pipelines(args, work: Path, klass: Path, workers: int, meter) -> tu
     runs: dict[str, list] = {label: [] for label in pipelines}
     try:
         for round_number in range(args.rounds):
-            for label, options in pipelines.items():
+            # ABBA: each pipeline goes first as often as the other (the first run of a bench meets a
+            # cold file cache, and the one after it a machine still busy ending the last).
+            order = list(pipelines.items())
+            for label, options in (order if round_number % 2 == 0 else order[::-1]):
                 what = f"{args.today} from git, its default workers" if label == "today" and tree else f"{workers} workers"
                 print(f"grade, {label} ({what}, round {round_number + 1}) ...", flush=True)
                 started = time.monotonic()
@@ -345,8 +351,9 @@ def _measure_pipelines(args, work: Path, klass: Path, workers: int, meter) -> tu
                 # starts its workers as they are needed, so CPU counted from its first worker's start
                 # would charge it the others' start-up that today's pays before.
                 runs[label].append((res, ended - started, meter.between(started, ended)))
-                print(f"  {runs[label][-1][1]:.1f} s ({feedback_pictures(out)} pictures in its feedback pages)",
-                      flush=True)
+                cpu = runs[label][-1][2]
+                print(f"  {runs[label][-1][1]:.1f} s" + (f", {cpu:.1f} CPU s" if cpu is not None else "")
+                      + f" ({feedback_pictures(out)} pictures in its feedback pages)", flush=True)
     finally:
         if tree:
             drop_checkout(tree)
@@ -359,7 +366,7 @@ def _shown(value, width, digits=2):
 
 def _print_totals(args, runs: dict[str, list], stock, n: int, workers: int, tree) -> None:
     per = {label: sum(_per_student(res, total, n) for res, total, _ in trio) / len(trio) for label, trio in runs.items()}
-    fixed = {label: sum(_fixed(res) for res, _, _ in trio) / len(trio) for label, trio in runs.items()}
+    fixed = {label: sum(_fixed(res, total, n) for res, total, _ in trio) / len(trio) for label, trio in runs.items()}
     total = {label: sum(t for _, t, _ in trio) / len(trio) for label, trio in runs.items()}
     cpu = {label: (sum(c for _, _, c in trio) / len(trio) / n if all(c is not None for _, _, c in trio) else None)
            for label, trio in runs.items()}
@@ -375,13 +382,14 @@ def _print_totals(args, runs: dict[str, list], stock, n: int, workers: int, tree
             name = f"grade, today ({args.today}, {runs['today'][0][0].timings.get('cluster', '?')} workers)"
         projection = fixed[label] + 200 * per[label]
         print(f"{name:40}{total[label]:9.1f}{per[label]:11.2f}{_shown(cpu[label], 15)}{projection / 60:11.1f} min")
-    print(f"(grade's s/student: after its start-up until a first worker is ready ({fixed['new']:.1f} s new, "
-          f"{fixed['today']:.1f} s today); means of {args.rounds} alternating rounds. CPU s/student: the CPU of "
+    print(f"(grade's s/student: the seconds its notebooks held a worker, over the workers; the rest of a run is "
+          f"its start-up ({fixed['new']:.1f} s new, {fixed['today']:.1f} s today), which 200 students pay once; "
+          f"means of {args.rounds} alternating rounds. CPU s/student: the CPU of "
           "every process of the whole run, start-up included, read from a cgroup; other load on the machine does "
           f"not change it.)")
     print(f"\nnew vs today, the whole class: {total['today'] / max(total['new'], 1e-9):.2f}x in time"
           + (f", {cpu['today'] / cpu['new']:.2f}x in CPU" if cpu["today"] and cpu["new"] else "")
-          + f"; per student after start-up: {per['today'] / max(per['new'], 1e-9):.2f}x")
+          + f"; per student once every worker grades: {per['today'] / max(per['new'], 1e-9):.2f}x")
     if stock is not None:
         seconds, stock_cpu = stock
         print(f"new vs stock nbgrader: {seconds / n / max(per['new'], 1e-9):.1f}x per student, "
@@ -404,7 +412,7 @@ def _print_per_notebook(runs: dict[str, list]) -> None:
           "seconds; notebook: start to feedback written, in one worker)")
 
 
-def _print_sandbox_cost(runs: dict[str, list], workers: int) -> None:
+def _print_sandbox_cost(runs: dict[str, list]) -> None:
     print("\nThe sandbox's cost, per graded notebook (same class, alternating runs, means):")
     print(f"{'':16}{'grade s/notebook':>18}{'autograde':>11}{'kernel start':>14}{'kernel CPU':>12}")
     means = {}
@@ -412,7 +420,7 @@ def _print_sandbox_cost(runs: dict[str, list], workers: int) -> None:
         pairs = runs[key]
         graded = [r for res, _, _ in pairs for r in _graded(res)]
         count = max(1, len(graded))
-        wall = sum(max(0.0, t - _fixed(res)) * workers / max(1, len(_graded(res))) for res, t, _ in pairs) / len(pairs)
+        wall = sum(sum(r.seconds for r in res.results) / max(1, len(_graded(res))) for res, _, _ in pairs) / len(pairs)
         means[label] = [wall] + [sum(r.timings.get(k, 0.0) for r in graded) / count
                                  for k in ("autograde (all)", "kernel start", "kernel cpu")]
         print(f"{label:16}" + "".join(f"{v:{w}.2f}" for v, w in zip(means[label], (18, 11, 14, 12))))
