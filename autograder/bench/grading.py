@@ -226,7 +226,7 @@ def _graded(res) -> list:
     return [r for r in res.results if r.timings]
 
 
-def _per_student(res, total: float, students: int) -> float:
+def _per_student(res, students: int) -> float:
     """Seconds per student once every worker grades: the seconds its notebooks held a worker, over the
     workers. Not the run's time after its first worker was ready: since issue 23 (instructor 6) the new
     grader starts the other workers while the first grade, so that would charge it their start-up."""
@@ -236,7 +236,7 @@ def _per_student(res, total: float, students: int) -> float:
 
 def _fixed(res, total: float, students: int) -> float:
     """The rest of the run: template, intake, workers' start-up and the ramp until all of them grade."""
-    return max(0.0, total - _per_student(res, total, students) * students)
+    return max(0.0, total - _per_student(res, students) * students)
 
 
 def floor(res) -> dict[str, float]:
@@ -365,7 +365,7 @@ def _shown(value, width, digits=2):
 
 
 def _print_totals(args, runs: dict[str, list], stock, n: int, workers: int, tree) -> None:
-    per = {label: sum(_per_student(res, total, n) for res, total, _ in trio) / len(trio) for label, trio in runs.items()}
+    per = {label: sum(_per_student(res, n) for res, _, _ in trio) / len(trio) for label, trio in runs.items()}
     fixed = {label: sum(_fixed(res, total, n) for res, total, _ in trio) / len(trio) for label, trio in runs.items()}
     total = {label: sum(t for _, t, _ in trio) / len(trio) for label, trio in runs.items()}
     cpu = {label: (sum(c for _, _, c in trio) / len(trio) / n if all(c is not None for _, _, c in trio) else None)
